@@ -1,0 +1,3 @@
+from credhelper.cli import main
+
+raise SystemExit(main())

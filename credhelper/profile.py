@@ -1,0 +1,409 @@
+"""Find and parse the profile file; resolve a profile (and profile: chains) into a frozen Profile.
+
+Raw INI parsing is kept apart from resolution. Every error names the file, the section,
+the key, the line and the fix. Light imports only: this runs on every cached call.
+"""
+
+import configparser
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+
+from credhelper.errors import ProfileError
+
+DEFAULT_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+DEFAULT_LIFETIME_SECS = 3600
+MAX_LIFETIME_SECS = 43200
+MIN_LIFETIME_SECS = 1
+REFRESH_MARGIN_SECS = 300
+DEFAULT_PROFILE = "default"
+
+PROFILE_KEYS = (
+    "source", "delegates", "target", "scopes", "lifetime", "audience", "include_email",
+    "quota_project", "universe_domain", "token_endpoint", "iam_endpoint", "sts_endpoint",
+    "metadata_host", "refresh_margin", "access_boundary",
+)
+CACHE_KEYS = ("backend", "lock_timeout")
+CACHE_BACKENDS = ("keyring", "file", "none")
+SECTIONS_HELP = "[default], [profile NAME], [cache], [git], [docker]"
+
+_EMAIL_RE = re.compile(r"^[a-z0-9][a-z0-9._%+-]*@[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$", re.IGNORECASE)
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A resolved profile: everything that determines the tokens it mints."""
+
+    name: str
+    source: str  # "adc", "metadata", an absolute credentials file path, or "profile:NAME"
+    source_profile: "Profile" = None  # resolved when source is profile:NAME
+    delegates: tuple = ()
+    target: str = None
+    scopes: tuple = DEFAULT_SCOPES
+    lifetime_secs: int = DEFAULT_LIFETIME_SECS
+    audience: str = None
+    include_email: bool = False
+    quota_project: str = None
+    universe_domain: str = "googleapis.com"
+    token_endpoint: str = None
+    iam_endpoint: str = None
+    sts_endpoint: str = None
+    metadata_host: str = None
+    refresh_margin_secs: int = REFRESH_MARGIN_SECS
+    access_boundary: str = None  # a JSON file path, or "bucket=B, role=R[, condition=EXPR]"
+    config_path: str = field(default=None, compare=False)
+
+    @property
+    def source_kind(self):
+        if self.source in ("adc", "metadata"):
+            return self.source
+        if self.source.startswith("profile:"):
+            return "profile"
+        return "file"
+
+    def chain(self):
+        """The accounts a token passes through after the source: delegates, then target."""
+        return (*self.delegates, self.target) if self.target else ()
+
+    def identity(self):
+        """Everything that determines a token, as plain data (no secrets): the cache key's input."""
+        data = {k: getattr(self, k) for k in (
+            "source", "delegates", "target", "scopes", "lifetime_secs", "include_email", "quota_project",
+            "universe_domain", "token_endpoint", "iam_endpoint", "sts_endpoint", "metadata_host",
+            "access_boundary")}
+        data["delegates"] = list(self.delegates)
+        data["scopes"] = list(self.scopes)
+        if self.source_profile is not None:
+            data["source"] = {"profile": self.source_profile.name, **self.source_profile.identity()}
+        return data
+
+
+@dataclass(frozen=True)
+class Config:
+    """A parsed profile file: raw sections plus where each key came from."""
+
+    path: str
+    exists: bool
+    sections: dict  # profile name -> {key: (value, line)}
+    cache: dict  # key -> (value, line)
+    git: list  # [(pattern, profile, line)] in file order
+    docker: dict  # registry host -> (profile, line)
+    lines: dict  # (section header) -> line
+
+    def profile_names(self):
+        return list(self.sections)
+
+    def cache_backend(self):
+        value, line = self.cache.get("backend", ("keyring", 0))
+        value = value.strip().lower()
+        if value not in CACHE_BACKENDS:
+            raise _error(self.path, "cache", "backend", line,
+                         f"unknown cache backend {value!r}", f"use one of: {', '.join(CACHE_BACKENDS)}")
+        return value
+
+    def lock_timeout_secs(self):
+        value, line = self.cache.get("lock_timeout", ("30", 0))
+        return parse_duration(value, where=(self.path, "cache", "lock_timeout", line), maximum=3600)
+
+    def resolve(self, name=None):
+        name = name or DEFAULT_PROFILE
+        return _resolve(self, name, ())
+
+
+def default_config_path(env=os.environ):
+    if env.get("CREDHELPER_CONFIG"):
+        return env["CREDHELPER_CONFIG"]
+    import warnings
+
+    import platformdirs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return os.path.join(platformdirs.user_config_dir("credhelper"), "profiles.ini")
+
+
+def selected_profile_name(explicit=None, env=os.environ):
+    """Profile selection order: explicit flag, then $CREDHELPER_PROFILE, then 'default'."""
+    return explicit or env.get("CREDHELPER_PROFILE") or DEFAULT_PROFILE
+
+
+def load_config(path=None, env=os.environ):
+    """Parse the profile file. A missing file is an empty config unless it was named explicitly."""
+    explicit = path is not None or bool(env.get("CREDHELPER_CONFIG"))
+    path = os.path.abspath(os.path.expanduser(path or default_config_path(env)))
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        if explicit:
+            raise ProfileError(f"{path}: profile file not found",
+                               hint="create it (see credhelper-profiles(5)) or fix --config / $CREDHELPER_CONFIG") from None
+        return Config(path, False, {}, {}, [], {}, {})
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read profile file ({type(exc).__name__}: {getattr(exc, 'strerror', '') or 'not UTF-8'})",
+                           hint="make it a readable UTF-8 text file") from None
+    _warn_if_writable_by_others(path)
+    return parse_config(text, path)
+
+
+def _warn_if_writable_by_others(path):
+    try:
+        if os.stat(path).st_mode & 0o022:
+            import sys
+
+            sys.stderr.write(f"credhelper: warning: {path} is writable by other users; "
+                             f"anyone who can edit it can choose your identity (fix: chmod go-w {path})\n")
+    except OSError:
+        pass
+
+
+def parse_config(text, path="<profile file>"):
+    """Parse profile-file text into a Config, checking sections and key names (values are checked on resolve)."""
+    parser = configparser.RawConfigParser(strict=True, interpolation=None, inline_comment_prefixes=(";", "#"),
+                                          default_section="\x00none")
+    parser.optionxform = str
+    try:
+        parser.read_string(text, source=path)
+    except configparser.DuplicateSectionError as exc:
+        raise ProfileError(f"{path}, line {exc.lineno}: section [{exc.section}] appears twice",
+                           hint="merge the two sections") from None
+    except configparser.DuplicateOptionError as exc:
+        raise ProfileError(f"{path}, line {exc.lineno}: [{exc.section}] {exc.option} is set twice",
+                           hint="keep one of the two lines") from None
+    except configparser.MissingSectionHeaderError as exc:
+        raise ProfileError(f"{path}, line {exc.lineno}: a key before any section header",
+                           hint=f"start the file with a section: {SECTIONS_HELP}") from None
+    except configparser.ParsingError as exc:
+        lineno = exc.errors[0][0] if getattr(exc, "errors", None) else "?"
+        raise ProfileError(f"{path}, line {lineno}: not a 'key = value' line",
+                           hint="write 'key = value', or start the line with # to comment it out") from None
+    except configparser.Error as exc:
+        raise ProfileError(f"{path}: cannot parse ({type(exc).__name__})", hint="check the INI syntax") from None
+
+    key_lines, section_lines = _line_numbers(text)
+    sections, cache, git, docker = {}, {}, [], {}
+    for section in parser.sections():
+        items = {k: (v, key_lines.get((section, k), 0)) for k, v in parser.items(section)}
+        line = section_lines.get(section, 0)
+        if section == "default" or section.startswith("profile "):
+            name = "default" if section == "default" else section[len("profile "):].strip()
+            if not name or not re.match(r"^[A-Za-z0-9_.@-]+$", name):
+                raise ProfileError(f"{path}, line {line}: [{section}]: invalid profile name",
+                                   hint="use letters, digits, '.', '_', '-' and '@' only, e.g. [profile deploy]")
+            if name in sections:
+                raise ProfileError(f"{path}, line {line}: profile {name!r} is defined twice",
+                                   hint="merge the sections ([default] and [profile default] are the same profile)")
+            _check_keys(path, section, items, PROFILE_KEYS)
+            sections[name] = items
+        elif section == "cache":
+            _check_keys(path, section, items, CACHE_KEYS)
+            cache = items
+        elif section == "git":
+            git = [(pattern, value.strip(), ln) for pattern, (value, ln) in items.items()]
+        elif section == "docker":
+            docker = {host.strip().lower(): (value.strip(), ln) for host, (value, ln) in items.items()}
+        else:
+            close = difflib.get_close_matches(section, ["default", "cache", "git", "docker", "profile " + section], n=1)
+            fix = f"did you mean [{close[0]}]?" if close else f"sections are {SECTIONS_HELP}"
+            raise ProfileError(f"{path}, line {line}: unknown section [{section}]", hint=fix)
+    return Config(path, True, sections, cache, git, docker, section_lines)
+
+
+def _line_numbers(text):
+    """Map (section, key) and section to 1-based line numbers; configparser does not keep them."""
+    key_lines, section_lines, section = {}, {}, None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and "]" in line:
+            section = line[1:line.index("]")].strip()
+            section_lines.setdefault(section, number)
+        elif section is not None and not raw[:1].isspace():
+            key = re.split(r"[=:]", line, maxsplit=1)[0].strip()
+            key_lines.setdefault((section, key), number)
+    return key_lines, section_lines
+
+
+def _check_keys(path, section, items, allowed):
+    for key, (_, line) in items.items():
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            fix = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
+            raise _error(path, section, key, line, "unknown key", fix)
+
+
+def _error(path, section, key, line, what, fix):
+    where = f"{path}, line {line}" if line else path
+    return ProfileError(f"{where}: [{section}] {key}: {what}", hint=fix)
+
+
+def parse_duration(value, *, where, minimum=MIN_LIFETIME_SECS, maximum=MAX_LIFETIME_SECS):
+    """'3600', '600s', '30m', '1h', '12h' -> seconds, within [minimum, maximum]."""
+    m = _DURATION_RE.match(str(value))
+    if not m:
+        raise _error(*where[:4], f"{value!r} is not a duration", "write seconds (3600) or 30m, 1h, 12h")
+    secs = int(m.group(1)) * _DURATION_UNITS[m.group(2).lower()]
+    if not minimum <= secs <= maximum:
+        raise _error(*where[:4], f"{value} is out of range",
+                     f"use a value from {minimum}s to {maximum}s ({maximum // 3600}h)")
+    return secs
+
+
+def check_email(value, where, what="service account email"):
+    value = value.strip()
+    if not _EMAIL_RE.match(value):
+        raise _error(*where[:4], f"{value!r} is not a valid {what}",
+                     "write the full email, e.g. deploy@my-project.iam.gserviceaccount.com")
+    return value
+
+
+def _parse_bool(value, where):
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise _error(*where[:4], f"{value!r} is not a boolean", "write true or false")
+
+
+def _resolve(config, name, seen):
+    if name in seen:
+        loop = " -> ".join((*seen, name))
+        raise ProfileError(f"{config.path}: profile loop: {loop}",
+                           hint=f"change the 'source = profile:...' line of one of these profiles")
+    items = config.sections.get(name)
+    if items is None:
+        if name == DEFAULT_PROFILE and not seen:
+            items = {}  # no [default]: plain ADC, no impersonation
+        else:
+            known = ", ".join(config.sections) or "none"
+            close = difflib.get_close_matches(name, list(config.sections), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"profiles in {config.path}: {known}"
+            raise ProfileError(f"{config.path}: no profile named {name!r}", hint=hint)
+    section = "default" if name == "default" else f"profile {name}"
+
+    def where(key):
+        return (config.path, section, key, items[key][1])
+
+    def get(key):
+        return items[key][0].strip() if key in items else None
+
+    return build_profile(name, get, where, config.path,
+                         resolve_source_profile=lambda other: _resolve(config, other, (*seen, name)))
+
+
+def build_profile(name, get, where, config_path, resolve_source_profile=None):
+    """Validate raw values (get(key) -> str|None) into a Profile; where(key) locates a key for errors."""
+    kw = {}
+    source = get("source") or "adc"
+    source_profile = None
+    if source.startswith("profile:"):
+        other = source[len("profile:"):].strip()
+        if not other:
+            raise _error(*where("source"), "profile: needs a profile name", "write source = profile:NAME")
+        if resolve_source_profile is None:
+            raise _error(*where("source"), "profile: sources need a profile file", "use a credentials file or adc")
+        source_profile = resolve_source_profile(other)
+        source = f"profile:{other}"
+    elif source not in ("adc", "metadata"):
+        base = os.path.dirname(config_path) if config_path else os.getcwd()
+        source = os.path.abspath(os.path.join(base, os.path.expanduser(source)))
+        check_credentials_file(source, where("source"))
+    if get("delegates"):
+        kw["delegates"] = tuple(check_email(d, where("delegates"), "delegate email")
+                                for d in get("delegates").split(",") if d.strip())
+    if get("target"):
+        kw["target"] = check_email(get("target"), where("target"))
+    elif kw.get("delegates"):
+        raise _error(*where("delegates"), "delegates without a target", "add target = EMAIL (the account to impersonate)")
+    if get("scopes"):
+        kw["scopes"] = tuple(s for s in re.split(r"[,\s]+", get("scopes")) if s)
+    if get("lifetime"):
+        kw["lifetime_secs"] = parse_duration(get("lifetime"), where=where("lifetime"))
+    if get("refresh_margin"):
+        kw["refresh_margin_secs"] = parse_duration(get("refresh_margin"), where=where("refresh_margin"),
+                                                   minimum=0, maximum=MAX_LIFETIME_SECS)
+    if get("include_email"):
+        kw["include_email"] = _parse_bool(get("include_email"), where("include_email"))
+    for key in ("audience", "quota_project", "universe_domain", "metadata_host"):
+        if get(key):
+            kw[key] = get(key)
+    for key in ("token_endpoint", "iam_endpoint", "sts_endpoint"):
+        if get(key):
+            url = get(key)
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise _error(*where(key), f"{url!r} is not a URL", "write a full URL, e.g. https://iamcredentials.googleapis.com/")
+            kw[key] = url if key == "token_endpoint" else url.rstrip("/")
+    if get("access_boundary"):
+        kw["access_boundary"] = _check_boundary(get("access_boundary"), where("access_boundary"), config_path)
+    return Profile(name=name, source=source, source_profile=source_profile, config_path=config_path, **kw)
+
+
+def _check_boundary(value, where, config_path):
+    if "=" in value:
+        fields = dict(part.split("=", 1) for part in (p.strip() for p in value.split(",")) if "=" in part)
+        if "bucket" not in fields:
+            raise _error(*where, "an inline access boundary needs bucket=NAME",
+                         "write access_boundary = bucket=B, role=roles/storage.objectViewer")
+        return value
+    base = os.path.dirname(config_path) if config_path else os.getcwd()
+    path = os.path.abspath(os.path.join(base, os.path.expanduser(value)))
+    if not os.path.isfile(path):
+        raise _error(*where, f"access boundary file {path} not found",
+                     "point it at a Credential Access Boundary JSON file, or write bucket=B, role=R")
+    return path
+
+
+CREDENTIAL_TYPES = ("service_account", "authorized_user", "external_account",
+                    "external_account_authorized_user", "impersonated_service_account")
+
+
+def check_credentials_file(path, where):
+    """A credentials file must exist and be a Google credentials JSON of a known type."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            info = json.load(f)
+    except FileNotFoundError:
+        raise _error(*where, f"credentials file {path} not found",
+                     "fix the path, or create it with: gcloud iam service-accounts keys create / "
+                     "gcloud auth application-default login") from None
+    except (OSError, ValueError):
+        raise _error(*where, f"{path} is not a credentials file (not readable JSON)",
+                     "point source at a Google credentials JSON file, or write source = adc") from None
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind not in CREDENTIAL_TYPES:
+        raise _error(*where, f"{path} is not a credentials file (type {kind!r})",
+                     f"expected a JSON file whose type is one of: {', '.join(CREDENTIAL_TYPES)}")
+    _warn_if_writable_by_others(path)
+    return kind
+
+
+def profile_from_flags(impersonate, source=None, base=None):
+    """The gcloud form: --impersonate-service-account=A,B,TARGET on top of ADC or --source FILE.
+
+    With a base profile (the selected one, when a profile file has it), its endpoints, scopes and
+    lifetime are kept and only the chain (and the source, with --source) is replaced.
+    """
+    import dataclasses
+
+    accounts = [a.strip() for a in impersonate.split(",") if a.strip()]
+    where = ("command line", "flags", "--impersonate-service-account", 0)
+    if not accounts:
+        raise _error(*where, "no account given", "write --impersonate-service-account=[DELEGATE,...,]TARGET")
+    accounts = [check_email(a, where) for a in accounts]
+    changes = {"delegates": tuple(accounts[:-1]), "target": accounts[-1]}
+    if source:
+        path = os.path.abspath(os.path.expanduser(source))
+        check_credentials_file(path, ("command line", "flags", "--source", 0))
+        changes.update(source=path, source_profile=None)
+    if base is None:
+        base = Profile(name="--impersonate-service-account", source="adc")
+    return dataclasses.replace(base, **changes)
