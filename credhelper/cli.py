@@ -190,18 +190,18 @@ def build_parser():
     p.add_argument("--port", type=int, default=0, metavar="N", help="port on 127.0.0.1 (default: a free one, printed)")
     p.add_argument("--url-file", metavar="FILE", help="write host:port here once serving")
 
-    p = _cmd(sub, "exec", "credhelper.commands:exec_command",
+    p = _cmd(sub, "exec", "credhelper.execute:run",
              "run a command as the profile's identity", "credhelper exec --profile deploy -- gsutil ls gs://bucket")
     _profile_options(p)
     p.add_argument("--metadata", action="store_true",
                    help="serve a private metadata server for the child and set GCE_METADATA_HOST")
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
 
-    p = _cmd(sub, "doctor", "credhelper.commands:doctor",
+    p = _cmd(sub, "doctor", "credhelper.doctor:doctor",
              "check the profile file, source, each hop and the final token, with fixes", "credhelper doctor --profile deploy")
     _profile_options(p)
 
-    p = _cmd(sub, "whoami", "credhelper.commands:whoami",
+    p = _cmd(sub, "whoami", "credhelper.doctor:whoami",
              "show the identity and chain behind the profile's token (never the token)", "credhelper whoami --profile deploy")
     _profile_options(p)
     _cache_options(p)

@@ -10,12 +10,11 @@ import datetime
 import json
 import os
 import urllib.parse
-import warnings
 
 import google.auth.exceptions
 
 from credhelper.errors import ProfileError, SourceError, UpstreamError
-from credhelper.profile import CREDENTIAL_TYPES
+from credhelper.profile import CREDENTIAL_TYPES, DEFAULT_SCOPES
 from credhelper.token import ACCESS_TOKEN, ID_TOKEN, Token
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -74,19 +73,55 @@ def load_source(profile, env=os.environ):
         if env.get("GOOGLE_APPLICATION_CREDENTIALS") and not os.path.isfile(path):
             raise ProfileError(f"GOOGLE_APPLICATION_CREDENTIALS names {path}, which does not exist",
                                hint="fix or unset GOOGLE_APPLICATION_CREDENTIALS, or run: gcloud auth application-default login")
-    info = _read_info(path)
-    info = apply_overrides(info, profile)
+    info = apply_overrides(_read_info(path), profile)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import google.auth
-
-            creds, _ = google.auth.load_credentials_from_dict(
-                info, scopes=scopes, quota_project_id=profile.quota_project)
-    except (google.auth.exceptions.GoogleAuthError, ValueError, KeyError, TypeError) as exc:
+        creds = credentials_from_info(info, scopes, profile.quota_project)
+    except (google.auth.exceptions.GoogleAuthError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ProfileError(f"{path}: not a usable {info.get('type')} credentials file ({_safe_reason(exc)})",
                            hint="recreate it with gcloud (keys create / auth application-default login)") from None
     return Source(info["type"], creds, principal_of(info), info, path)
+
+
+def credentials_from_info(info, scopes, quota_project=None):
+    """google-auth credentials for a credential JSON, by type. Unlike google.auth.default(), this
+    makes no request (no project-id lookup) and keeps the token URLs the info names."""
+    kind = info["type"]
+    if kind == "service_account":
+        from google.oauth2 import service_account
+
+        creds = service_account.Credentials.from_service_account_info(info, scopes=scopes)
+    elif kind == "authorized_user":
+        from google.oauth2 import credentials
+
+        creds = credentials.Credentials.from_authorized_user_info(info, scopes=None)
+        if info.get("token_uri"):  # google-auth ignores the file's token_uri; the profile's override set it
+            creds = creds.with_token_uri(info["token_uri"])
+    elif kind == "external_account":
+        source = info.get("credential_source") or {}
+        if str(source.get("environment_id", "")).startswith("aws"):
+            from google.auth import aws as module
+        elif "executable" in source:
+            from google.auth import pluggable as module
+        else:
+            from google.auth import identity_pool as module
+        creds = module.Credentials.from_info(info, scopes=scopes)
+    elif kind == "external_account_authorized_user":
+        from google.auth import external_account_authorized_user as module
+
+        creds = module.Credentials.from_info(info)
+    elif kind == "impersonated_service_account":
+        from google.auth import impersonated_credentials
+
+        url = info["service_account_impersonation_url"]
+        source = credentials_from_info(info["source_credentials"], list(DEFAULT_SCOPES))
+        delegates = [d.rsplit("/", 1)[-1] for d in info.get("delegates") or []]
+        creds = impersonated_credentials.Credentials(
+            source, _email_from_iam_url(url), scopes, delegates, iam_endpoint_override=url)
+    else:
+        raise ValueError(f"unsupported credential type {kind!r}")
+    if quota_project or info.get("quota_project_id"):
+        creds = creds.with_quota_project(quota_project or info["quota_project_id"])
+    return creds
 
 
 def _read_info(path):
@@ -145,7 +180,7 @@ def apply_overrides(info, profile):
     if profile.token_endpoint and kind in ("service_account", "authorized_user"):
         info["token_uri"] = profile.token_endpoint
     if kind == "external_account_authorized_user" and profile.sts_endpoint:
-        info["token_url"] = profile.sts_endpoint + "/v1/oauthtoken"
+        info["token_url"] = profile.sts_endpoint + "/v1/oauth/token"
     if kind == "external_account":
         if profile.sts_endpoint:
             info["token_url"] = profile.sts_endpoint + "/v1/token"

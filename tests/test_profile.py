@@ -1,0 +1,154 @@
+"""The profile file: parsing, resolution and the errors a user sees for each mistake."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from credhelper.errors import EXIT_PROFILE, ProfileError
+from credhelper.profile import load_config, parse_config, profile_from_flags, selected_profile_name
+
+SA = "target@proj.iam.gserviceaccount.com"
+
+
+def error_of(text, name=None, path="/etc/p.ini"):
+    with pytest.raises(ProfileError) as info:
+        parse_config(text, path).resolve(name)
+    return str(info.value)
+
+
+def test_full_profile_resolves_every_key(tmp_path):
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps({"type": "service_account", "client_email": "s@proj.iam.gserviceaccount.com"}))
+    text = f"""
+[profile deploy]
+source = key.json
+delegates = b@proj.iam.gserviceaccount.com, c@proj.iam.gserviceaccount.com
+target = {SA}
+scopes = https://www.googleapis.com/auth/devstorage.read_only https://www.googleapis.com/auth/userinfo.email
+lifetime = 30m
+audience = https://svc.example.com
+include_email = yes
+quota_project = billing-proj
+universe_domain = googleapis.com
+token_endpoint = http://127.0.0.1:9/token
+iam_endpoint = http://127.0.0.1:9/
+sts_endpoint = http://127.0.0.1:9
+metadata_host = 127.0.0.1:9
+refresh_margin = 2m
+"""
+    path = tmp_path / "profiles.ini"
+    path.write_text(text)
+    p = load_config(str(path)).resolve("deploy")
+    assert p.source == str(key)  # relative to the profile file
+    assert p.delegates == ("b@proj.iam.gserviceaccount.com", "c@proj.iam.gserviceaccount.com")
+    assert p.target == SA and p.chain()[-1] == SA
+    assert p.scopes == ("https://www.googleapis.com/auth/devstorage.read_only",
+                        "https://www.googleapis.com/auth/userinfo.email")
+    assert (p.lifetime_secs, p.refresh_margin_secs, p.include_email) == (1800, 120, True)
+    assert p.iam_endpoint == "http://127.0.0.1:9" and p.token_endpoint == "http://127.0.0.1:9/token"
+
+
+def test_defaults_without_a_file(tmp_path):
+    cfg = parse_config("", str(tmp_path / "none.ini"))
+    p = cfg.resolve(None)
+    assert (p.source, p.target, p.lifetime_secs) == ("adc", None, 3600)
+    assert p.scopes == ("https://www.googleapis.com/auth/cloud-platform",)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("[default]\ntargte = a@b.com\n", ["line 2", "[default] targte", "unknown key", "did you mean 'target'"]),
+    ("[default]\nlifetime = 13h\n", ["line 2", "lifetime", "out of range", "43200s"]),
+    ("[default]\nlifetime = forever\n", ["line 2", "lifetime", "not a duration", "30m"]),
+    ("[default]\n\ntarget = not-an-email\n", ["line 3", "target", "not a valid service account email"]),
+    ("[default]\ndelegates = x@y.com, bad\ntarget = a@b.com\n", ["line 2", "delegates", "'bad'"]),
+    ("[default]\ndelegates = x@y.com\n", ["delegates without a target", "add target"]),
+    ("[defualt]\n", ["line 1", "unknown section [defualt]", "did you mean [default]"]),
+    ("target = a@b.com\n", ["line 1", "before any section"]),
+    ("[default]\ntarget = a@b.com\ntarget = c@d.com\n", ["line 3", "set twice"]),
+    ("[default]\ninclude_email = maybe\n", ["include_email", "not a boolean"]),
+    ("[default]\niam_endpoint = iamcredentials\n", ["iam_endpoint", "not a URL"]),
+    ("[default]\nsource = /no/such/key.json\n", ["line 2", "source", "not found"]),
+    ("[cache]\nbackend = plaintext\n[default]\n", []),
+])
+def test_each_mistake_names_file_line_key_and_fix(text, expected):
+    if expected == []:
+        with pytest.raises(ProfileError) as info:
+            parse_config(text, "/etc/p.ini").cache_backend()
+        assert "[cache] backend" in str(info.value) and "keyring, file, none" in str(info.value)
+        return
+    message = error_of(text)
+    assert message.startswith("/etc/p.ini")
+    for part in expected:
+        assert part in message
+    assert "fix:" in message
+
+
+def test_credentials_file_that_is_not_one(tmp_path):
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"hello": 1}')
+    message = error_of(f"[default]\nsource = {bad}\n")
+    assert "is not a credentials file" in message and "service_account" in message
+    bad.write_text("not json")
+    assert "not readable JSON" in error_of(f"[default]\nsource = {bad}\n")
+
+
+def test_profile_loop_is_named():
+    text = "[profile a]\nsource = profile:b\n[profile b]\nsource = profile:c\n[profile c]\nsource = profile:a\n"
+    message = error_of(text, "a")
+    assert "profile loop: a -> b -> c -> a" in message
+
+
+def test_unknown_profile_suggests_a_close_name():
+    message = error_of("[profile deploy]\ntarget = a@b.com\n", "deplyo")
+    assert "no profile named 'deplyo'" in message and "did you mean 'deploy'" in message
+
+
+def test_profile_chains_resolve_their_source():
+    text = f"[profile base]\ntarget = {SA}\n[profile next]\nsource = profile:base\ntarget = other@proj.iam.gserviceaccount.com\n"
+    p = parse_config(text, "/p.ini").resolve("next")
+    assert p.source_profile.name == "base" and p.source_profile.target == SA
+
+
+def test_identity_changes_with_every_token_relevant_key():
+    base = parse_config(f"[default]\ntarget = {SA}\n", "/p.ini").resolve(None).identity()
+    for extra in ("lifetime = 30m", "scopes = a", "delegates = d@proj.iam.gserviceaccount.com",
+                  "iam_endpoint = http://x", "include_email = true", "quota_project = q"):
+        other = parse_config(f"[default]\ntarget = {SA}\n{extra}\n", "/p.ini").resolve(None).identity()
+        assert other != base, extra
+
+
+def test_selection_order():
+    assert selected_profile_name("flag", {"CREDHELPER_PROFILE": "env"}) == "flag"
+    assert selected_profile_name(None, {"CREDHELPER_PROFILE": "env"}) == "env"
+    assert selected_profile_name(None, {}) == "default"
+
+
+def test_gcloud_form_splits_delegates_and_target():
+    p = profile_from_flags("b@p.iam.gserviceaccount.com,c@p.iam.gserviceaccount.com," + SA)
+    assert p.delegates == ("b@p.iam.gserviceaccount.com", "c@p.iam.gserviceaccount.com")
+    assert p.target == SA and p.source == "adc"
+    with pytest.raises(ProfileError):
+        profile_from_flags("nope")
+
+
+def test_cli_profile_error_exit_code_and_no_traceback(tmp_path):
+    path = tmp_path / "profiles.ini"
+    path.write_text("[default]\ntargte = a@b.com\n")
+    result = subprocess.run([sys.executable, "-m", "credhelper", "print-access-token", "--config", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == EXIT_PROFILE
+    assert "did you mean 'target'" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_world_writable_profile_gets_a_warning(tmp_path):
+    path = tmp_path / "profiles.ini"
+    path.write_text(f"[default]\ntarget = {SA}\n")
+    os.chmod(path, 0o666)
+    result = subprocess.run([sys.executable, "-m", "credhelper", "profiles", "show", "--config", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "writable by other users" in result.stderr and "chmod go-w" in result.stderr

@@ -1,0 +1,149 @@
+"""Every source credential type, loaded with google-auth and refreshed against the emulator,
+then used as the start of an impersonation chain. The CLI runs in a subprocess so each test
+gets a fresh google-auth (it reads GCE_METADATA_HOST at import)."""
+
+import json
+import os
+import stat
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from support import SOURCE, TARGET, cli_env, run_cli, write_profiles
+
+
+def tokeninfo_email(emulator, token):
+    from credhelper import transport
+
+    data = transport.Request()(f"{emulator.url}/oauth2/v3/tokeninfo", method="POST",
+                               body=f"access_token={token}".encode(),
+                               headers={"Content-Type": "application/x-www-form-urlencoded"}).data
+    return json.loads(data).get("email")
+
+
+def mint(tmp_path, emulator, source, target=TARGET, extra_env=None, **keys):
+    keys = {"source": source, **({"target": target} if target else {}), **keys}
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": keys}, cache="none")
+    env = cli_env(tmp_path, config, **(extra_env or {}))
+    result = run_cli(["print-access-token"], env)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout.strip()
+
+
+def test_service_account_key(tmp_path, emulator, sample):
+    assert tokeninfo_email(emulator, mint(tmp_path, emulator, sample.source_key)) == TARGET
+    assert tokeninfo_email(emulator, mint(tmp_path, emulator, sample.source_key, target=None)) == SOURCE
+
+
+def test_authorized_user(tmp_path, emulator, sample):
+    token = mint(tmp_path, emulator, sample.authorized_user)
+    assert tokeninfo_email(emulator, token) == TARGET
+
+
+def test_external_account_file_sourced(tmp_path, emulator, sample):
+    token = mint(tmp_path, emulator, sample.external_account)
+    assert tokeninfo_email(emulator, token) == TARGET
+    assert emulator.counters["sts"] == 1
+
+
+def _external_account(sample, tmp_path, credential_source):
+    info = json.load(open(sample.external_account))
+    info["credential_source"] = credential_source
+    path = tmp_path / "ext.json"
+    path.write_text(json.dumps(info))
+    return str(path)
+
+
+def test_external_account_url_sourced(tmp_path, emulator, sample):
+    subject = open(sample.subject_token).read().strip()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"id_token": subject}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = _external_account(sample, tmp_path, {
+            "url": f"http://127.0.0.1:{server.server_port}/token",
+            "format": {"type": "json", "subject_token_field_name": "id_token"}})
+        assert tokeninfo_email(emulator, mint(tmp_path, emulator, path)) == TARGET
+    finally:
+        server.shutdown()
+
+
+def test_external_account_executable_sourced(tmp_path, emulator, sample):
+    subject = open(sample.subject_token).read().strip()
+    script = tmp_path / "subject.sh"
+    response = json.dumps({"version": 1, "success": True, "token_type": "urn:ietf:params:oauth:token-type:jwt",
+                           "id_token": subject, "expiration_time": 4102444800})
+    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{response}\nEOF\n")
+    script.chmod(0o700)
+    path = _external_account(sample, tmp_path, {"executable": {"command": str(script), "timeout_millis": 5000}})
+    token = mint(tmp_path, emulator, path, extra_env={"GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES": "1"})
+    assert tokeninfo_email(emulator, token) == TARGET
+
+
+def test_impersonated_service_account_adc_file(tmp_path, emulator, sample):
+    """What `gcloud auth application-default login --impersonate-service-account` writes."""
+    user = json.load(open(sample.authorized_user))
+    path = tmp_path / "impersonated.json"
+    path.write_text(json.dumps({
+        "type": "impersonated_service_account",
+        "service_account_impersonation_url":
+            f"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/{TARGET}:generateAccessToken",
+        "delegates": [],
+        "source_credentials": {k: user[k] for k in ("type", "client_id", "client_secret", "refresh_token")},
+    }))
+    # no profile target: the file's own impersonation, redirected to the emulator by iam_endpoint
+    token = mint(tmp_path, emulator, str(path), target=None)
+    assert tokeninfo_email(emulator, token) == TARGET
+
+
+def test_metadata_server(tmp_path, emulator):
+    host = emulator.url.split("://", 1)[1]
+    token = mint(tmp_path, emulator, "metadata", metadata_host=host)
+    assert tokeninfo_email(emulator, token) == TARGET
+    assert emulator.counters["metadata"] >= 1
+
+
+def test_adc_discovery_order(tmp_path, emulator, sample):
+    host = emulator.url.split("://", 1)[1]
+    # 1. GOOGLE_APPLICATION_CREDENTIALS
+    token = mint(tmp_path, emulator, "adc", target=None,
+                 extra_env={"GOOGLE_APPLICATION_CREDENTIALS": sample.source_key})
+    assert tokeninfo_email(emulator, token) == SOURCE
+    # 2. the well-known file in the gcloud config directory
+    gcloud = tmp_path / "gcloud"
+    gcloud.mkdir()
+    (gcloud / "application_default_credentials.json").write_text(open(sample.authorized_user).read())
+    token = mint(tmp_path, emulator, "adc", extra_env={"CLOUDSDK_CONFIG": str(gcloud)})
+    assert tokeninfo_email(emulator, token) == TARGET
+    # 3. the metadata server
+    token = mint(tmp_path, emulator, "adc", target=None, metadata_host=host,
+                 extra_env={"CLOUDSDK_CONFIG": str(tmp_path / "empty")})
+    assert tokeninfo_email(emulator, token) == SOURCE
+
+
+def test_revoked_refresh_token_is_a_clean_error_without_the_secret(tmp_path, emulator, sample):
+    user = json.load(open(sample.authorized_user))
+    user["refresh_token"] = "1//EMULATED-revoked-not-a-real-token"
+    path = tmp_path / "user.json"
+    path.write_text(json.dumps(user))
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"source": str(path),
+                                                                                  "target": TARGET}}, cache="none")
+    result = run_cli(["print-access-token"], cli_env(tmp_path, config))
+    assert result.returncode == 1
+    assert "could not be refreshed" in result.stderr and "gcloud auth application-default login" in result.stderr
+    assert "revoked-not-a-real-token" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
