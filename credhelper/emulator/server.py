@@ -1,0 +1,325 @@
+"""The HTTP server: routes, counters, faults, test controls, and the Emulator class tests use.
+
+Test controls (not counted, never faulted):
+    GET    /_emulator/counters     {endpoint: requests}
+    POST   /_emulator/reset        clear counters, faults and the audit trail
+    GET    /_emulator/faults       the pending faults;  POST adds (JSON, see faults.py);  DELETE clears
+    GET    /_emulator/audit        the audit entries
+    POST   /_emulator/tokens       {"principal": EMAIL, "scopes": [...], "lifetime_secs": N} -> {"access_token"}
+"""
+
+import collections
+import json
+import re
+import socket
+import struct
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from credhelper import metadata
+from credhelper.emulator import iamcredentials, oauth, storage, sts
+from credhelper.emulator.faults import FaultPlan
+from credhelper.emulator.state import ApiError, Grant, OAuthError, State
+from credhelper.emulator.wire import Request, Response
+from credhelper.emulator.world import World, load_world
+
+HOST = "127.0.0.1"
+MAX_BODY_BYTES = 1 << 20
+HUGE_BODY_BYTES = 5 << 20
+_OAUTH_ENDPOINTS = ("token", "sts", "introspect")
+_STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 501: "NOT_IMPLEMENTED",
+                 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+_IAM_RE = re.compile(r"^/v1/projects/-/serviceAccounts/([^/:]+):(" + "|".join(iamcredentials.METHODS) + ")$")
+_STORAGE_RE = re.compile(r"^(?:/download)?/storage/v1/b/([^/]+)/o/(.+)$")
+_ACCOUNT_CERTS_RE = re.compile(r"^/service_accounts/v1/(metadata/x509|jwk)/([^/]+)$")
+_FIXED_ROUTES = {
+    ("POST", "/token"): ("token", oauth.token),
+    ("POST", "/oauth2/v4/token"): ("token", oauth.token),
+    ("POST", "/v1/token"): ("sts", sts.token),
+    ("POST", "/v1/introspect"): ("introspect", sts.introspect),
+    ("GET", "/oauth2/v3/tokeninfo"): ("tokeninfo", oauth.tokeninfo),
+    ("POST", "/oauth2/v3/tokeninfo"): ("tokeninfo", oauth.tokeninfo),
+    ("GET", "/oauth2/v1/certs"): ("certs", oauth.certs_pem),
+    ("GET", "/oauth2/v3/certs"): ("certs", oauth.certs_jwks),
+}
+
+
+class Emulator:
+    """Google's auth endpoints on 127.0.0.1, over one world. Binds at construction; serves inside `with`."""
+
+    def __init__(self, world, *, port=0, audit_log=None, faults=None, log=None):
+        """`world`: a World or a world file path. `faults`: parsed fault JSON. `log(line)` gets one line per request."""
+        self.world = world if isinstance(world, World) else load_world(world)
+        self.state = State(self.world, audit_log)
+        self.counters = collections.Counter()
+        self.faults = FaultPlan()
+        if faults:
+            self.faults.load(faults)
+        self._counter_lock = threading.Lock()
+        self._log = log
+        self._metadata = _WorldMetadata(self.state)
+        self._server = _Server((HOST, port), _Handler)
+        self._server.emulator = self
+        self.port = self._server.server_address[1]
+        self.url = f"http://{HOST}:{self.port}"
+        self._thread = None
+
+    @classmethod
+    def sample(cls, directory, **kwargs):
+        """Write the sample world into `directory`, bind, point the credential files at the bound URL.
+
+        Returns (Emulator, SampleFiles); the emulator is not serving until started.
+        """
+        from credhelper.emulator import sample
+
+        generated = sample.generate()
+        emulator = cls(sample.write_world(directory, generated), **kwargs)
+        return emulator, sample.write_credentials(directory, emulator.url, generated)
+
+    @property
+    def audit(self):
+        return self.state.audit.entries
+
+    def start(self):
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"credhelper-emulator-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._thread:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def reset_counters(self):
+        with self._counter_lock:
+            self.counters.clear()
+
+    def reset(self):
+        """Counters, faults and the audit trail back to empty."""
+        self.reset_counters()
+        self.faults.clear()
+        self.audit.clear()
+
+    def issue_access_token(self, principal_email, scopes, lifetime_secs=3600):
+        """An access token for any principal (email or principal://...), bypassing every check. For tests."""
+        member = self.world.member_for(principal_email)
+        account = self.world.service_accounts.get(principal_email) or self.world.users.get(principal_email)
+        grant = Grant(member, tuple(scopes), self.state.now() + lifetime_secs, account.unique_id if account else "")
+        return self.state.issue_access_token(grant)
+
+    # -- request dispatch (called from handler threads) --
+
+    def _route(self, method, path):
+        """(counter name, handler(state, request) -> Response), or (None, None)."""
+        if path == "/" or path.startswith("/computeMetadata/"):
+            return "metadata", self._metadata_response
+        if (method, path) in _FIXED_ROUTES:
+            return _FIXED_ROUTES[method, path]
+        m = _IAM_RE.match(path) if method == "POST" else None
+        if m:
+            email, verb = urllib.parse.unquote(m.group(1)), m.group(2)
+            return verb, lambda state, req: iamcredentials.call(state, req, email, verb)
+        m = _STORAGE_RE.match(path) if method == "GET" else None
+        if m:
+            bucket, name = (urllib.parse.unquote(g) for g in m.groups())
+            return "storage", lambda state, req: storage.get_object(state, req, bucket, name)
+        m = _ACCOUNT_CERTS_RE.match(path) if method == "GET" else None
+        if m:
+            form, email = "x509" if m.group(1) == "metadata/x509" else "jwk", urllib.parse.unquote(m.group(2))
+            return "certs", lambda state, req: oauth.account_certs(state, req, email, form)
+        return None, None
+
+    def _metadata_response(self, state, req):
+        target = req.path + ("?" + urllib.parse.urlencode(req.query) if req.query else "")
+        status, headers, body = metadata.respond(req.method, target, req.headers, self._metadata)
+        return Response(status, body, headers.pop("Content-Type"), headers)
+
+    def _count(self, endpoint):
+        with self._counter_lock:
+            self.counters[endpoint] += 1
+
+    def _control(self, req):
+        name = req.path[len("/_emulator/"):]
+        if (req.method, name) == ("GET", "counters"):
+            with self._counter_lock:
+                return Response(200, dict(self.counters))
+        if (req.method, name) == ("POST", "reset"):
+            self.reset()
+            return Response(200, {})
+        if (req.method, name) == ("GET", "audit"):
+            return Response(200, list(self.audit))
+        if name == "faults" and req.method in ("GET", "POST", "DELETE"):
+            if req.method == "DELETE":
+                self.faults.clear()
+            elif req.method == "POST":
+                try:
+                    self.faults.load(json.loads(req.body))
+                except ValueError as exc:
+                    return Response(400, {"error": f"bad fault plan: {exc}"})
+            return Response(200, self.faults.to_list())
+        if (req.method, name) == ("POST", "tokens"):
+            try:
+                spec = json.loads(req.body)
+                token = self.issue_access_token(spec["principal"], spec.get("scopes", []),
+                                                spec.get("lifetime_secs", 3600))
+            except (ValueError, KeyError, TypeError) as exc:
+                return Response(400, {"error": f"bad token request: {exc}"})
+            return Response(200, {"access_token": token})
+        return Response(404, {"error": f"no control {req.method} /_emulator/{name}"})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that hangs up mid-answer is not worth a traceback on stderr
+
+
+class _WorldMetadata:
+    """The metadata server's backend: the world's default account."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def _account(self):
+        email = self.state.world.metadata_account
+        if not email:
+            raise metadata.MetadataError(404, "Not Found")
+        return self.state.world.service_accounts[email]
+
+    def email(self):
+        return self._account().email
+
+    def scopes(self):
+        self._account()
+        return list(self.state.world.metadata_scopes)
+
+    def project_id(self):
+        return self._account().project_id
+
+    def numeric_project_id(self):
+        number = self.state.world.projects.get(self.project_id())
+        if number is None:
+            raise metadata.MetadataError(404, "Not Found")
+        return number
+
+    def access_token(self, scopes):
+        account = self._account()
+        expiry = self.state.now() + oauth.ACCESS_TOKEN_LIFETIME_SECS
+        grant = Grant(account.member, tuple(scopes or self.state.world.metadata_scopes), expiry, account.unique_id)
+        return self.state.issue_access_token(grant), oauth.ACCESS_TOKEN_LIFETIME_SECS - 1
+
+    def id_token(self, audience, format_full, licenses):
+        account = self._account()
+        claims = self.state.account_claims(account, audience, include_email=format_full)
+        if format_full:
+            claims["google"] = {"compute_engine": {
+                "project_id": account.project_id, "project_number": int(self.numeric_project_id()),
+                "zone": "us-central1-a", "instance_id": "4242424242424242424", "instance_name": "credhelper-emulated",
+                "instance_creation_timestamp": 1700000000}}
+            if licenses:
+                claims["google"]["compute_engine"]["license_id"] = []
+        return self.state.google_id_token(claims)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "credhelper-emulator"
+
+    def _handle(self):
+        emulator = self.server.emulator
+        url = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            return self._send(Response(413, {"error": {"code": 413, "message": "Request too large.",
+                                                       "status": "INVALID_ARGUMENT"}}))
+        req = Request(self.command, url.path, dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True)),
+                      self.headers, self.rfile.read(length) if length else b"", emulator.url)
+        if url.path.startswith("/_emulator/"):
+            return self._send(emulator._control(req))
+        endpoint, handler = emulator._route(self.command, url.path)
+        if endpoint is None:
+            return self._send(Response(404, {"error": {"code": 404, "message": f"No route for {self.command} "
+                                                       f"{url.path} in the credhelper emulator.",
+                                                       "status": "NOT_FOUND"}}))
+        emulator._count(endpoint)
+        fault = emulator.faults.take(endpoint)
+        if fault:
+            time.sleep(fault.latency_secs)
+            if fault.status is not None:
+                return self._send_fault(endpoint, fault)
+        try:
+            response = handler(emulator.state, req)
+        except ApiError as exc:
+            response = Response(exc.code, exc.body(), headers=exc.headers)
+        except OAuthError as exc:
+            response = Response(exc.code, exc.body())
+        except Exception as exc:  # an emulator bug: answer like Google's backend would, never a traceback
+            response = Response(500, {"error": {"code": 500, "status": "INTERNAL",
+                                                "message": f"Internal error in the credhelper emulator "
+                                                           f"({type(exc).__name__})."}})
+        self._send(response)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+    def _send(self, response, declared_length=None):
+        content_type, body = response.encode()
+        self.send_response(response.status)
+        self.send_header("Content-Type", content_type)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(declared_length or len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_fault(self, endpoint, fault):
+        if fault.status == "reset":  # RST instead of an answer
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        response = Response(fault.status, _fault_body(endpoint, fault.status), headers=headers)
+        if fault.body == "malformed":
+            response.body = b'{"error": {"code": ' + str(fault.status).encode() + b', "message": '
+        elif fault.body == "huge":
+            response.body = b'{"error": {"message": "' + b"x" * HUGE_BODY_BYTES + b'"}}'
+        elif fault.body == "html":
+            response.body, response.content_type = (f"<html><head><title>Error {fault.status}</title></head><body>"
+                                                    f"<h1>Error {fault.status}</h1></body></html>", "text/html")
+        if fault.body == "truncated":
+            _, body = response.encode()
+            response.body = body[:len(body) // 2]
+            self._send(response, declared_length=len(body))
+            self.close_connection = True
+            return
+        self._send(response)
+
+    def log_request(self, code="-", size="-"):
+        log = self.server.emulator._log
+        if log:  # the path only: query strings may carry tokens
+            log(f"{self.command} {urllib.parse.urlsplit(self.path).path} {code}")
+
+    def log_message(self, format, *args):
+        pass
+
+
+def _fault_body(endpoint, status):
+    if endpoint == "metadata":
+        return f"Error {status}\n"
+    status_name = _STATUS_NAMES.get(status, "UNKNOWN")
+    if endpoint in _OAUTH_ENDPOINTS:
+        return {"error": "temporarily_unavailable" if status >= 500 else "invalid_request",
+                "error_description": f"Injected fault: {status} {status_name}"}
+    return {"error": {"code": status, "message": f"Injected fault: {status} {status_name}", "status": status_name}}

@@ -1,0 +1,1 @@
+pytest_plugins = ["credhelper.emulator.pytest_plugin"]
