@@ -3,9 +3,6 @@ then used as the start of an impersonation chain. The CLI runs in a subprocess s
 gets a fresh google-auth (it reads GCE_METADATA_HOST at import)."""
 
 import json
-import os
-import stat
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -92,6 +89,21 @@ def test_external_account_executable_sourced(tmp_path, emulator, sample):
     path = _external_account(sample, tmp_path, {"executable": {"command": str(script), "timeout_millis": 5000}})
     token = mint(tmp_path, emulator, path, extra_env={"GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES": "1"})
     assert tokeninfo_email(emulator, token) == TARGET
+
+
+def test_external_account_authorized_user(tmp_path, emulator, sample):
+    """A workforce identity user (gcloud auth application-default login for a workforce pool)."""
+    user = json.load(open(sample.authorized_user))
+    path = tmp_path / "workforce.json"
+    path.write_text(json.dumps({
+        "type": "external_account_authorized_user",
+        "audience": "//iam.googleapis.com/locations/global/workforcePools/pool/providers/idp",
+        "refresh_token": user["refresh_token"], "client_id": user["client_id"],
+        "client_secret": user["client_secret"],
+        "token_url": "https://sts.googleapis.com/v1/oauth/token",  # redirected by sts_endpoint
+    }))
+    assert tokeninfo_email(emulator, mint(tmp_path, emulator, str(path))) == TARGET
+    assert emulator.counters["sts"] == 1
 
 
 def test_impersonated_service_account_adc_file(tmp_path, emulator, sample):

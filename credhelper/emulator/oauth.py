@@ -93,6 +93,26 @@ def _refresh(state, form):
     return Response(200, body)
 
 
+def sts_refresh(state, req):
+    """STS's OAuth endpoint (/v1/oauth/token) that external_account_authorized_user credentials
+    (workforce identity users) refresh through: the refresh_token grant, client id and secret in
+    HTTP Basic auth."""
+    import base64
+
+    form = dict(req.form())
+    auth = req.headers.get("Authorization", "")
+    if auth.startswith("Basic "):
+        try:
+            client_id, _, secret = base64.b64decode(auth[6:]).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise OAuthError("invalid_client", "Unauthorized", code=401) from None
+        form.setdefault("client_id", client_id)
+        form.setdefault("client_secret", secret)
+    if form.get("grant_type") != "refresh_token":
+        raise OAuthError("unsupported_grant_type", f"Unsupported grant_type: {form.get('grant_type', '')!r}.")
+    return _refresh(state, form)
+
+
 def tokeninfo(state, req):
     params = {**req.query, **(req.form() if req.method == "POST" else {})}
     if params.get("id_token"):

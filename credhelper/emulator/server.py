@@ -40,6 +40,7 @@ _FIXED_ROUTES = {
     ("POST", "/oauth2/v4/token"): ("token", oauth.token),
     ("POST", "/v1/token"): ("sts", sts.token),
     ("POST", "/v1/introspect"): ("introspect", sts.introspect),
+    ("POST", "/v1/oauth/token"): ("sts", oauth.sts_refresh),
     ("GET", "/oauth2/v3/tokeninfo"): ("tokeninfo", oauth.tokeninfo),
     ("POST", "/oauth2/v3/tokeninfo"): ("tokeninfo", oauth.tokeninfo),
     ("GET", "/oauth2/v1/certs"): ("certs", oauth.certs_pem),
