@@ -169,7 +169,7 @@ def build_parser():
              "set credhelper as git's credential helper in the user's git config",
              "credhelper configure git --host source.developers.google.com --profile deploy")
     _profile_options(q, chain=False)
-    q.add_argument("--host", metavar="HOST", help="only for this host (default: every https host)")
+    q.add_argument("--host", metavar="HOST", help="only for this host (default: a global helper that answers Google git hosts and [git]-mapped hosts)")
     q = _cmd(cfg, "docker", "credhelper.protocols.docker:configure",
              "add credHelpers entries to the docker config",
              "credhelper configure docker --registries us-docker.pkg.dev,europe-docker.pkg.dev")

@@ -164,7 +164,9 @@ def _warn_if_writable_by_others(path):
 
 def parse_config(text, path="<profile file>"):
     """Parse profile-file text into a Config, checking sections and key names (values are checked on resolve)."""
+    # "=" only: [git] and [docker] keys hold ":" (https://host, host:port)
     parser = configparser.RawConfigParser(strict=True, interpolation=None, inline_comment_prefixes=(";", "#"),
+                                          delimiters=("=",),
                                           default_section="\x00none")
     parser.optionxform = str
     try:
@@ -225,7 +227,7 @@ def _line_numbers(text):
             section = line[1:line.index("]")].strip()
             section_lines.setdefault(section, number)
         elif section is not None and not raw[:1].isspace():
-            key = re.split(r"[=:]", line, maxsplit=1)[0].strip()
+            key = line.split("=", 1)[0].strip()
             key_lines.setdefault((section, key), number)
     return key_lines, section_lines
 

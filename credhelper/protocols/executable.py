@@ -1,0 +1,251 @@
+"""Google executable-sourced credentials: credhelper as credential_source.executable.command.
+
+google-auth (with GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1) runs `credhelper executable
+--profile P` with these variables, all read here:
+
+  GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE          the workload identity provider; the ID token's audience
+                                            unless the profile sets audience = ..., which overrides it
+  GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE        urn:ietf:params:oauth:token-type:id_token (the default) or
+                                            ...:jwt; SAML is refused
+  GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE       credhelper never prompts, so 1 and 0 behave alike
+  GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE       the response is also written here (0600) and reused while
+                                            it stays valid for the profile's refresh margin and audience
+  GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL informational: google-auth impersonates it after the STS
+                                            exchange; the ID token is always the profile's target's
+  GOOGLE_EXTERNAL_ACCOUNT_REVOKE            1: delete the output file and answer success
+
+It mints an OIDC ID token for the profile's target and prints, on stdout and nothing else:
+  {"version": 1, "success": true, "token_type": ..., "id_token": ..., "expiration_time": EPOCH_SECS}
+On failure: {"version": 1, "success": false, "code": ..., "message": ...} and a non-zero exit
+(2 malformed environment, 1 denied or upstream, 3 profile file). google-auth merges stderr into
+stdout, so nothing at all is written to stderr: warnings are dropped.
+
+Profile: --profile, then $CREDHELPER_PROFILE, then default (no host mapping applies).
+"""
+
+import base64
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+
+from credhelper.errors import EXIT_AUTH, EXIT_INTERRUPTED, CredhelperError, ProtocolError
+
+VERSION = 1
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+SAML_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:saml2"
+TOKEN_TYPES = (ID_TOKEN_TYPE, JWT_TOKEN_TYPE)
+DEFAULT_TIMEOUT_MILLIS = 30000
+MAX_ENV_CHARS = 8192
+
+
+class Request:
+    """What google-auth asked for, read from the environment."""
+
+    def __init__(self, audience, token_type, output_file, revoke, impersonated_email):
+        self.audience = audience
+        self.token_type = token_type
+        self.output_file = output_file
+        self.revoke = revoke
+        self.impersonated_email = impersonated_email
+
+
+def _env(env, name):
+    value = env.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > MAX_ENV_CHARS or "\x00" in value:
+        raise ProtocolError(f"{name} is not a plausible value ({len(value)} characters)")
+    return value
+
+
+def parse_request(env):
+    """The executable request from google-auth's variables; ProtocolError when they are malformed."""
+    token_type = _env(env, "GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE") or ID_TOKEN_TYPE
+    if token_type == SAML_TOKEN_TYPE:
+        raise ProtocolError("credhelper answers with OIDC ID tokens, not SAML assertions",
+                            hint=f"set subject_token_type to {ID_TOKEN_TYPE} in the external_account file")
+    if token_type not in TOKEN_TYPES:
+        raise ProtocolError(f"unsupported GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE {token_type[:100]!r}",
+                            hint=f"use {ID_TOKEN_TYPE} or {JWT_TOKEN_TYPE}")
+    for flag in ("GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE", "GOOGLE_EXTERNAL_ACCOUNT_REVOKE"):
+        if _env(env, flag) not in (None, "0", "1"):
+            raise ProtocolError(f"{flag} must be 0 or 1")
+    return Request(audience=_env(env, "GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE"), token_type=token_type,
+                   output_file=_env(env, "GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE"),
+                   revoke=_env(env, "GOOGLE_EXTERNAL_ACCOUNT_REVOKE") == "1",
+                   impersonated_email=_env(env, "GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL"))
+
+
+def success_response(token, token_type):
+    return {"version": VERSION, "success": True, "token_type": token_type, "id_token": token.value,
+            "expiration_time": int(token.expiry)}
+
+
+def error_response(exc):
+    message = exc.message if not exc.hint else f"{exc.message}; fix: {exc.hint}"
+    return {"version": VERSION, "success": False, "code": exc.code, "message": message}
+
+
+def jwt_audience(value):
+    """The aud claim of a JWT, read without verifying it (only to decide whether to reuse it)."""
+    try:
+        payload = value.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return claims.get("aud") if isinstance(claims, dict) else None
+    except (IndexError, ValueError, TypeError):
+        return None
+
+
+def reusable(path, audience, token_type, margin_secs, now):
+    """The output file's response, if it is ours and stays valid for the margin; else None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(data, dict) and data.get("version") == VERSION and data.get("success") is True
+            and data.get("token_type") == token_type and isinstance(data.get("id_token"), str)):
+        return None
+    expiry = data.get("expiration_time")
+    if not isinstance(expiry, (int, float)) or isinstance(expiry, bool) or expiry - margin_secs <= now:
+        return None
+    if jwt_audience(data["id_token"]) != audience:
+        return None
+    return data
+
+
+def write_private(path, data):
+    """Write JSON to path atomically, 0600, creating a missing parent directory 0700."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    tmp = os.path.join(parent, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def answer(args, env=os.environ, now=None):
+    """The response object for this request; raises CredhelperError."""
+    from credhelper import broker
+    from credhelper.protocols import selection
+    from credhelper.token import ID_TOKEN
+
+    now = time.time() if now is None else now
+    request = parse_request(env)
+    if request.revoke:
+        if request.output_file:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(request.output_file)
+        return {"version": VERSION, "success": True}
+    config = selection.load(args, env)
+    profile = config.resolve(selection.profile_name(args, env))
+    audience = profile.audience or request.audience
+    if not audience:
+        raise ProtocolError("no audience: GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE is not set and the profile "
+                            f"'{profile.name}' has no audience",
+                            hint="run credhelper through google-auth, or set audience = ... in the profile")
+    if request.output_file:
+        cached = reusable(request.output_file, audience, request.token_type, profile.refresh_margin_secs, now)
+        if cached is not None:
+            return cached
+    token = broker.get_token(profile, ID_TOKEN, cache=selection.token_cache(config), audience=audience,
+                             warn=lambda message: None)
+    response = success_response(token, request.token_type)
+    if request.output_file:
+        with contextlib.suppress(OSError):  # google-auth reads stdout first; the file only saves a run
+            write_private(request.output_file, response)
+    return response
+
+
+def run(args, env=os.environ, stdout=None):
+    """Handler of `credhelper executable`: one JSON object on stdout, nothing on stderr, ever."""
+    stdout = stdout or sys.stdout
+    real_stderr, sys.stderr = sys.stderr, io.StringIO()  # dropped: google-auth would merge it into stdout
+    try:
+        try:
+            response, status = answer(args, env), 0
+        except CredhelperError as exc:
+            response, status = error_response(exc), exc.exit_code
+        except KeyboardInterrupt:
+            response = {"version": VERSION, "success": False, "code": "INTERRUPTED", "message": "interrupted"}
+            status = EXIT_INTERRUPTED
+        except Exception as exc:  # never a traceback; the type only, the message may hold a secret
+            response = {"version": VERSION, "success": False, "code": "INTERNAL",
+                        "message": f"credhelper internal error ({type(exc).__name__}); please report it"}
+            status = EXIT_AUTH
+        stdout.write(json.dumps(response) + "\n")
+        stdout.flush()
+        return status
+    finally:
+        sys.stderr = real_stderr
+
+
+# -- configure external-account -------------------------------------------------------------
+
+def external_account_info(args, env=os.environ):
+    """The external_account JSON whose credential_source runs this credhelper by absolute path."""
+    from credhelper.protocols import selection
+    from credhelper.source import GOOGLE_IAM_BASE, GOOGLE_STS_BASE
+
+    config = selection.load(args, env)
+    name = selection.profile_name(args, env)
+    profile = config.resolve(name)
+    sts = (args.sts_endpoint or profile.sts_endpoint or GOOGLE_STS_BASE).rstrip("/")
+    command = selection.command_line(selection.self_command("executable", *selection.pinned_args(args, env)))
+    executable = {"command": command, "timeout_millis": DEFAULT_TIMEOUT_MILLIS,
+                  "output_file": output_file_path(name, args.audience, env)}
+    info = {"type": "external_account", "audience": args.audience, "subject_token_type": ID_TOKEN_TYPE,
+            "token_url": f"{sts}/v1/token", "credential_source": {"executable": executable}}
+    if args.service_account_impersonation:
+        from credhelper.profile import check_email
+
+        email = check_email(args.service_account_impersonation,
+                            ("command line", "flags", "--service-account-impersonation", 0))
+        iam = (profile.iam_endpoint or GOOGLE_IAM_BASE).rstrip("/")
+        info["service_account_impersonation_url"] = (
+            f"{iam}/v1/projects/-/serviceAccounts/{email}:generateAccessToken")
+    if profile.universe_domain and profile.universe_domain != "googleapis.com":
+        info["universe_domain"] = profile.universe_domain
+    return info
+
+
+def output_file_path(profile_name, audience, env=os.environ):
+    """Where google-auth keeps the executable's response: the user's runtime directory (a tmpfs)."""
+    import hashlib
+
+    base = env.get("XDG_RUNTIME_DIR")
+    if not base:
+        import platformdirs
+
+        base = platformdirs.user_cache_dir()
+    digest = hashlib.sha256(audience.encode()).hexdigest()[:12]
+    return os.path.join(os.path.abspath(base), "credhelper", f"executable-{profile_name}-{digest}.json")
+
+
+def configure(args, env=os.environ):
+    """Handler of `credhelper configure external-account`: write the JSON (stdout, or --output 0600)."""
+    text = json.dumps(external_account_info(args, env), indent=2) + "\n"
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    path = os.path.abspath(os.path.expanduser(args.output))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise CredhelperError(f"cannot write {path}: {exc.strerror}", hint="choose another --output") from None
+    sys.stderr.write(f"credhelper: wrote {path}; use it with GOOGLE_APPLICATION_CREDENTIALS={path} and "
+                     "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1\n")
+    return 0

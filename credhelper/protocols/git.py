@@ -1,0 +1,296 @@
+"""git credential helper: `git-credential-credhelper [--profile P] get|store|erase`.
+
+Set up with `credhelper configure git`, or by hand:
+    git config --global credential.https://source.developers.google.com.helper 'credhelper --profile deploy'
+git then runs `git-credential-credhelper --profile deploy get` and writes key=value lines on stdin.
+
+  get    answers username (the profile's target email, else oauth2accesstoken), password (an access
+         token) and password_expiry_utc (epoch seconds; git 2.41+ uses it, older gits ignore it)
+  store  accepted quietly: nothing is stored, the token cache already holds the token
+  erase  drops the cached access token of the host's profile, quietly
+  other  operations are ignored, as git's protocol asks (exit 0, no output)
+Unknown keys are ignored. Errors go to stderr, which git shows; the exit code is non-zero and
+nothing is printed on stdout, so git never sees a partial credential.
+
+Which hosts are answered: a host matching a [git] pattern, a Google git host
+(source.developers.google.com, *.googlesource.com, *.sourcemanager.dev), or any host when the
+helper's own arguments name a profile (--profile: git's credential.URL.helper scoping is then the
+gate). Tokens go over https only, or over http to a loopback host. Other hosts get no answer, so
+git moves on to its next helper.
+
+Profile: --profile in the helper's arguments, then $CREDHELPER_PROFILE, then the [git] section,
+then default.
+
+[git] section: `PATTERN = PROFILE`. PATTERN is [SCHEME://]HOST[:PORT][/PATH]. HOST may start with
+`*.` (any subdomain); a pattern without a port matches every port; SCHEME, when given, must match;
+PATH is a prefix matched at '/' boundaries and needs `git config credential.useHttpPath true`
+(configure git sets it for you when the [git] section has path patterns), since git sends no path
+otherwise. The most specific match wins: a longer path, then an exact host over a wildcard, then
+file order. Example:
+    [git]
+    https://source.developers.google.com/p/prod-project = deploy
+    *.googlesource.com = reader
+"""
+
+import fnmatch
+import ipaddress
+import os
+import sys
+import urllib.parse
+
+from credhelper.errors import EXIT_AUTH, EXIT_INTERRUPTED, CredhelperError, ProtocolError, UsageError
+
+OPERATIONS = ("get", "store", "erase")
+MAX_INPUT_BYTES = 1 << 20
+FALLBACK_USERNAME = "oauth2accesstoken"
+GOOGLE_HOSTS = ("source.developers.google.com", "*.googlesource.com", "*.sourcemanager.dev")
+
+
+def parse_request(data):
+    """git's key=value lines (bytes or str) -> {key: value}; `key[]` keys collect lists.
+
+    Reading stops at the first blank line. ProtocolError on a line without '=', a NUL, non-UTF-8
+    or oversized input.
+    """
+    if isinstance(data, bytes):
+        if len(data) > MAX_INPUT_BYTES:
+            raise ProtocolError(f"credential request larger than {MAX_INPUT_BYTES} bytes")
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("credential request is not UTF-8") from None
+    if "\x00" in data:
+        raise ProtocolError("credential request contains a NUL byte")
+    request = {}
+    for number, line in enumerate(data.split("\n"), 1):
+        line = line.rstrip("\r")
+        if not line:
+            break
+        key, sep, value = line.partition("=")
+        if not sep or not key:
+            raise ProtocolError(f"credential request line {number} is not key=value",
+                                hint="git writes lines like host=example.com, ending with a blank line")
+        if key.endswith("[]"):
+            request.setdefault(key, [])
+            if isinstance(request[key], list):
+                request[key].append(value) if value else request[key].clear()
+        else:
+            request[key] = value
+    if "url" in request:
+        _apply_url(request)
+    return request
+
+
+def _apply_url(request):
+    parts = urllib.parse.urlsplit(request.pop("url"))
+    if parts.scheme:
+        request.setdefault("protocol", parts.scheme)
+    netloc = parts.netloc.rpartition("@")[2]
+    if netloc:
+        request.setdefault("host", netloc)
+    if parts.path.strip("/"):
+        request.setdefault("path", parts.path.lstrip("/"))
+
+
+def split_host(host):
+    """'Host:PORT' -> ('host', 'PORT' or None); '[::1]:80' -> ('::1', '80')."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        return name, rest[1:] if rest.startswith(":") else None
+    if host.count(":") == 1:
+        name, _, port = host.partition(":")
+        return name, port or None
+    return host, None
+
+
+def parse_pattern(pattern):
+    """'[scheme://]host[:port][/path]' -> (scheme or None, host glob, port or None, path prefix)."""
+    pattern = pattern.strip()
+    scheme = None
+    if "://" in pattern:
+        scheme, _, pattern = pattern.partition("://")
+        scheme = scheme.lower()
+    hostport, _, path = pattern.partition("/")
+    host, port = split_host(hostport)
+    return scheme, host, port, path.strip("/")
+
+
+def _path_matches(prefix, path):
+    if not prefix:
+        return True
+    path = (path or "").strip("/")
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def match(patterns, protocol, host, path=None):
+    """The profile of the most specific [git] pattern matching the request, else None.
+
+    patterns: [(pattern, profile, line)] in file order, as Config.git holds them.
+    """
+    name, port = split_host(host)
+    best, best_rank = None, None
+    for index, (pattern, profile, _line) in enumerate(patterns):
+        p_scheme, p_host, p_port, p_path = parse_pattern(pattern)
+        if p_scheme and p_scheme != (protocol or "").lower():
+            continue
+        if p_port and p_port != port:
+            continue
+        if not fnmatch.fnmatchcase(name, p_host) or (p_host.startswith("*.") and name == p_host[2:]):
+            continue
+        if not _path_matches(p_path, path):
+            continue
+        rank = (len(p_path), "*" not in p_host, bool(p_port), bool(p_scheme), -index)
+        if best_rank is None or rank > best_rank:
+            best, best_rank = profile, rank
+    return best
+
+
+def is_google_host(host):
+    name, _ = split_host(host)
+    return any(fnmatch.fnmatchcase(name, g) for g in GOOGLE_HOSTS)
+
+
+def is_loopback(host):
+    name, _ = split_host(host)
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def format_answer(username, token):
+    return (f"username={username}\npassword={token.value}\n"
+            f"password_expiry_utc={int(token.expiry)}\n")
+
+
+def _selected(args, config, request, env):
+    """(profile name, served): which profile answers this host, and whether it is answered at all."""
+    from credhelper.protocols import selection
+
+    protocol, host = request.get("protocol", ""), request.get("host", "")
+    mapped = match(config.git, protocol, host, request.get("path"))
+    served = bool(args.profile) or mapped is not None or is_google_host(host)
+    if protocol == "http" and not is_loopback(host) or protocol not in ("https", "http"):
+        served = False
+    return selection.profile_name(args, env, mapped), served
+
+
+def answer(args, data, env=os.environ):
+    """The text git reads on stdout for this operation ('' for none); raises CredhelperError."""
+    from credhelper import broker
+    from credhelper.protocols import selection
+    from credhelper.token import ACCESS_TOKEN
+
+    operation = args.operation
+    if operation not in OPERATIONS:
+        return ""  # git: "If a helper receives any other operation, it should silently ignore the request."
+    request = parse_request(data)
+    if operation == "store":
+        return ""
+    if not request.get("host"):
+        if operation == "erase":
+            return ""
+        raise ProtocolError("git sent no host", hint="git sends protocol= and host= lines; is this git calling?")
+    config = selection.load(args, env)
+    name, served = _selected(args, config, request, env)
+    if not served:
+        return ""
+    profile = config.resolve(name)
+    if operation == "erase":
+        selection.forget(config, profile, ACCESS_TOKEN)
+        return ""
+    token = broker.get_token(profile, ACCESS_TOKEN, cache=selection.token_cache(config))
+    return format_answer(profile.target or FALLBACK_USERNAME, token)
+
+
+def run(args, env=os.environ, stdin=None, stdout=None):
+    """Handler of `credhelper git-credential OPERATION` (git-credential-credhelper)."""
+    stdin = stdin or sys.stdin.buffer
+    stdout = stdout or sys.stdout
+    try:
+        data = stdin.read(MAX_INPUT_BYTES + 1)
+        text = answer(args, data, env)
+    except CredhelperError as exc:
+        sys.stderr.write(f"credhelper: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("credhelper: interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the type only: the message may hold a secret
+        sys.stderr.write(f"credhelper: internal error ({type(exc).__name__}); please report it\n")
+        return EXIT_AUTH
+    stdout.write(text)
+    stdout.flush()
+    return 0
+
+
+# -- configure git ----------------------------------------------------------------------------
+
+def helper_value(extra_args):
+    """credential.helper value that runs this credhelper: the short form when the entry point is on PATH."""
+    import shutil
+
+    from credhelper.protocols import selection
+
+    if shutil.which("git-credential-credhelper"):
+        return selection.command_line(["credhelper", *extra_args])
+    argv = selection.self_command("git-credential", *extra_args)
+    return "!" + selection.command_line(argv)
+
+
+def _git_config(*argv):
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "config", "--global", *argv], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise UsageError("git is not installed (or not on PATH)") from None
+    if done.returncode not in (0, 5):  # 5: nothing to unset
+        raise CredhelperError(f"git config --global {' '.join(argv)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def configure(args, env=os.environ):
+    """Handler of `credhelper configure git [--host H] [--profile P]`.
+
+    With --host: credential.<URL>.helper is reset for that URL (so no other helper such as `store`
+    also keeps the token) and set to `credhelper --profile P`, P resolved now. Without --host: the
+    global credential.helper list gets `credhelper` appended (once), which answers only [git]-mapped
+    and Google git hosts. useHttpPath is turned on where [git] has path patterns.
+    """
+    from credhelper.protocols import selection
+
+    config = selection.load(args, env)
+    pinned_config = ["--config", config.path] if (args.config or env.get("CREDHELPER_CONFIG")) else []
+    path_patterns = any(parse_pattern(p)[3] for p, _, _ in config.git)
+    if args.host:
+        url = args.host if "://" in args.host else f"https://{args.host}"
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise UsageError(f"--host {args.host}: not a host or http(s) URL", hint="e.g. --host source.developers.google.com")
+        mapped = match(config.git, parts.scheme, parts.netloc, parts.path.lstrip("/"))
+        name = selection.profile_name(args, env, mapped)
+        config.resolve(name)  # fail now, not at the first clone
+        key = f"credential.{url.rstrip('/')}"
+        value = helper_value([*pinned_config, "--profile", name])
+        _git_config("--replace-all", f"{key}.helper", "")
+        _git_config("--add", f"{key}.helper", value)
+        if path_patterns or parts.path.strip("/"):
+            _git_config(f"{key}.useHttpPath", "true")
+        sys.stderr.write(f"credhelper: git now asks '{value}' (profile {name}) for {url}\n")
+        return 0
+    if args.profile:
+        raise UsageError("--profile needs --host: a profile for every host would send its tokens to any server",
+                         hint="add --host HOST, or map hosts in the [git] section of the profile file")
+    value = helper_value(pinned_config)
+    existing = _git_config("--get-all", "credential.helper").splitlines()
+    if value not in existing:
+        _git_config("--add", "credential.helper", value)
+    if path_patterns:
+        _git_config("credential.useHttpPath", "true")
+    sys.stderr.write(f"credhelper: git now asks '{value}' for Google git hosts and the hosts in the [git] "
+                     f"section of {config.path}\n")
+    return 0

@@ -1,0 +1,124 @@
+"""kubectl exec credential plugin: real `kubectl get --raw /version` against an HTTPS API stub."""
+
+import argparse
+import io
+import json
+import subprocess
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from credhelper.errors import ProtocolError
+from credhelper.protocols import kubectl
+from protocols_stubs import StubServer, protocol_env, self_signed_cert, token_email
+from support import write_profiles
+
+EXIT_CODES = {0, 1, 2, 3, 130}
+VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-credhelper-stub", "platform": "linux/amd64"}
+
+
+@pytest.fixture
+def world(tmp_path, emulator, sample):
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {
+        "t": {"source": sample.source_key, "target": sample.target},
+        "denied": {"source": sample.source_key, "target": sample.delegate_c},
+    }, cache="file")
+    return config, protocol_env(tmp_path, config, KUBECONFIG=str(tmp_path / "kubeconfig"))
+
+
+@pytest.fixture
+def api_server(tmp_path, emulator, sample):
+    def respond(h):
+        auth = h.headers.get("Authorization") or ""
+        if not auth.startswith("Bearer ") or token_email(emulator.url, auth[7:]) != sample.target:
+            return 401, {"Content-Type": "application/json"}, json.dumps(
+                {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Unauthorized", "code": 401}).encode()
+        if h.path == "/version":
+            return 200, {"Content-Type": "application/json"}, json.dumps(VERSION).encode()
+        return 404, {"Content-Type": "application/json"}, b'{"kind":"Status","code":404}'
+
+    with StubServer(respond, tls=self_signed_cert(str(tmp_path))) as server:
+        yield server
+
+
+def kubectl_(env, *args):
+    return subprocess.run(["kubectl", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def setup_cluster(env, server, profile):
+    assert kubectl_(env, "config", "set-cluster", "stub", f"--server=https://127.0.0.1:{server.port}",
+                    "--insecure-skip-tls-verify=true").returncode == 0
+    return subprocess.run(["credhelper", "configure", "kubectl", "--cluster", "stub", "--profile", profile], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_kubectl_get_raw_version_with_configure_kubectl(world, api_server):
+    _, env = world
+    done = setup_cluster(env, api_server, "t")
+    assert done.returncode == 0, done.stderr
+    view = json.loads(kubectl_(env, "config", "view", "-o", "json").stdout)
+    user = next(u for u in view["users"] if u["name"] == "credhelper-stub")["user"]["exec"]
+    assert user["apiVersion"] == kubectl.V1 and user["interactiveMode"] == "Never"
+    assert user["args"][:1] == ["kubectl"] or user["args"][:3] == ["-m", "credhelper", "kubectl"]
+    assert "--profile" in user["args"] and user.get("provideClusterInfo") in (None, False)
+    got = kubectl_(env, "--context", "stub", "get", "--raw", "/version")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout) == VERSION
+    assert any(auth and auth.startswith("Bearer ") for _, _, auth in api_server.requests)
+
+
+def test_denied_chain_shows_credhelpers_message_through_kubectl(world, api_server):
+    _, env = world
+    assert setup_cluster(env, api_server, "denied").returncode == 0
+    got = kubectl_(env, "--context", "stub", "get", "--raw", "/version")
+    assert got.returncode != 0 and "cannot impersonate" in got.stderr and "ya29." not in got.stderr
+
+
+def test_exec_credential_api_versions(world):
+    _, env = world
+    for info, expected in [(None, kubectl.V1BETA1), ("", kubectl.V1BETA1),
+                           (json.dumps({"kind": "ExecCredential", "apiVersion": kubectl.V1, "spec": {"interactive": False}}), kubectl.V1),
+                           (json.dumps({"kind": "ExecCredential", "apiVersion": kubectl.V1BETA1, "spec": {}}), kubectl.V1BETA1)]:
+        e = dict(env)
+        e.pop("KUBERNETES_EXEC_INFO", None)
+        if info is not None:
+            e["KUBERNETES_EXEC_INFO"] = info
+        done = subprocess.run(["credhelper", "kubectl", "--profile", "t"], env=e, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stderr == ""
+        body = json.loads(done.stdout)
+        assert body["kind"] == "ExecCredential" and body["apiVersion"] == expected
+        assert body["status"]["token"].startswith("ya29.") and body["status"]["expirationTimestamp"].endswith("Z")
+
+
+@pytest.mark.parametrize("info", ["{", "[]", '{"apiVersion": "client.authentication.k8s.io/v1alpha1"}', '{"kind": "Pod"}',
+                                  '{"kind": "ExecCredential"}'])
+def test_invalid_exec_info_is_an_error_on_stderr(world, info):
+    _, env = world
+    done = subprocess.run(["credhelper", "kubectl", "--profile", "t"], env={**env, "KUBERNETES_EXEC_INFO": info},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.startswith("credhelper: KUBERNETES_EXEC_INFO")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=300), st.dictionaries(st.sampled_from(["kind", "apiVersion", "spec"]),
+                                                         st.one_of(st.none(), st.integers(), st.text(max_size=40),
+                                                                   st.sampled_from(list(kubectl.API_VERSIONS)))
+                                                         ).map(json.dumps)))
+def test_any_exec_info_parses_or_raises_protocol_error(info):
+    try:
+        assert kubectl.requested_api_version({"KUBERNETES_EXEC_INFO": info}) in kubectl.API_VERSIONS
+    except ProtocolError:
+        pass
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=200))
+def test_plugin_in_process_never_prints_a_partial_credential(tmp_path_factory, capsys, info):
+    config = tmp_path_factory.getbasetemp() / "kubectl-hostile.ini"
+    config.write_text("[cache]\nbackend = none\n[default]\nsource = /nonexistent.json\n")
+    out = io.StringIO()
+    status = kubectl.run(argparse.Namespace(config=str(config), profile=None), env={"KUBERNETES_EXEC_INFO": info}, stdout=out)
+    err = capsys.readouterr().err
+    assert status in EXIT_CODES - {0} and out.getvalue() == "" and err.startswith("credhelper: ")
+    assert "Traceback" not in err and "internal error" not in err
