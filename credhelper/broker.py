@@ -26,12 +26,12 @@ def get_token(profile, kind, *, cache=None, audience=None, include_email=None, c
     """Return a Token of `kind` for the profile, from the cache when one is fresh enough."""
     if kind not in KINDS:
         raise ValueError(kind)
-    params = _params(profile, kind, audience, include_email, claims, scopes, lifetime_secs)
+    params = token_params(profile, kind, audience, include_email, claims, scopes, lifetime_secs)
     mint = lambda req: _mint(profile, kind, params, cache, req, now)  # noqa: E731
     return _cached(profile, kind, params, cache, refresh, now, request, warn, mint)
 
 
-def _params(profile, kind, audience, include_email, claims, scopes, lifetime_secs):
+def token_params(profile, kind, audience, include_email, claims, scopes, lifetime_secs):
     if kind == ID_TOKEN:
         audience = audience or profile.audience
         if not audience:

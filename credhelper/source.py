@@ -69,7 +69,7 @@ def load_source(profile, env=os.environ):
     if profile.source == "adc":
         path = adc_path(env)
         if path is None:
-            return _metadata_source(profile, scopes)
+            return _metadata_source(profile, scopes, discovered=True)
         if env.get("GOOGLE_APPLICATION_CREDENTIALS") and not os.path.isfile(path):
             raise ProfileError(f"GOOGLE_APPLICATION_CREDENTIALS names {path}, which does not exist",
                                hint="fix or unset GOOGLE_APPLICATION_CREDENTIALS, or run: gcloud auth application-default login")
@@ -198,12 +198,22 @@ def apply_overrides(info, profile):
     return info
 
 
-def _metadata_source(profile, scopes):
+def _metadata_source(profile, scopes, discovered=False):
     from google.auth.compute_engine import _metadata
 
     if profile.metadata_host:
         # google-auth reads GCE_METADATA_HOST once, at import; the profile's host wins for this process.
         _metadata._GCE_METADATA_HOST = profile.metadata_host
+    elif discovered:
+        # ADC's last resort; off GCE, say so at once instead of retrying an unreachable server
+        from credhelper import transport
+
+        if not _metadata.ping(transport.Request(deadline_secs=3), timeout=1, retry_count=1):
+            raise SourceError(
+                "no credentials found: GOOGLE_APPLICATION_CREDENTIALS is not set, there is no ADC file "
+                f"({os.path.join('~', '.config', 'gcloud', 'application_default_credentials.json')}), "
+                "and no metadata server answered",
+                hint="run: gcloud auth application-default login, or set source = FILE in the profile")
     from google.auth import compute_engine
 
     creds = compute_engine.Credentials(scopes=scopes, quota_project_id=profile.quota_project)

@@ -42,7 +42,7 @@ def forget(config, profile, kind, **params):
     from credhelper import broker
     from credhelper.cache import cache_key
 
-    params = broker._params(profile, kind, params.get("audience"), params.get("include_email"),  # the key get_token uses
+    params = broker.token_params(profile, kind, params.get("audience"), params.get("include_email"),  # the key get_token uses
                             params.get("claims"), params.get("scopes"), params.get("lifetime_secs"))
     key = cache_key(profile, kind, **params)
     with cache.lock(key):
