@@ -6,13 +6,12 @@ may have minted meanwhile), mint, store. google-auth, requests and keyring are i
 when a mint is needed, so a hit costs little more than starting Python.
 """
 
-import dataclasses
 import sys
 import time
 
 from credhelper.errors import SourceError, UpstreamError, UsageError
 from credhelper.profile import DEFAULT_SCOPES
-from credhelper.token import ACCESS_TOKEN, ID_TOKEN, JWT, KINDS, Token
+from credhelper.token import ACCESS_TOKEN, ID_TOKEN, JWT, KINDS, MAX_EXPIRY, Token, checked_expiry
 
 SOURCE = "source"  # cache kind of a source credential's own access token
 
@@ -42,6 +41,13 @@ def token_params(profile, kind, audience, include_email, claims, scopes, lifetim
     if kind == JWT:
         if not isinstance(claims, dict):
             raise UsageError("sign-jwt needs a JSON object of claims")
+        for name in ("exp", "iat"):
+            if name in claims:
+                try:
+                    checked_expiry(claims[name])
+                except ValueError:
+                    raise UsageError(f"sign-jwt: the {name} claim must be epoch seconds (a number from 0 "
+                                     f"to {int(MAX_EXPIRY)})", hint=f'e.g. "{name}": 1900000000') from None
         return {"claims": claims}
     return {"scopes": tuple(scopes or profile.scopes), "lifetime_secs": int(lifetime_secs or profile.lifetime_secs)}
 
@@ -106,7 +112,7 @@ def source_token(profile, cache, request, now=None, refresh=False, warn=_stderr_
 
 def source_only(profile, scopes):
     """The profile stripped to what determines its source token (so profiles sharing a source share it)."""
-    return dataclasses.replace(profile, name=f"{profile.name} (source)", delegates=(), target=None,
+    return profile.replace(name=f"{profile.name} (source)", delegates=(), target=None,
                                scopes=tuple(scopes), audience=None, include_email=False, access_boundary=None,
                                lifetime_secs=3600)
 
@@ -149,4 +155,4 @@ def _sign_locally(src, claims, now):
     signer = crypt.RSASigner.from_service_account_info(src.info)
     value = jwt.encode(signer, claims).decode()
     exp = claims.get("exp")
-    return Token(JWT, value, float(exp) if exp else (now or time.time()) + 3600)
+    return Token(JWT, value, checked_expiry(exp) if exp else (now or time.time()) + 3600)

@@ -133,6 +133,10 @@ def default_runtime_dir():
 
     platformdirs creates it (0700) and refuses a fallback in /tmp that another user could have planted.
     """
+    if os.environ.get("XDG_RUNTIME_DIR", "").strip():
+        from credhelper.profile import user_dir
+
+        return user_dir("runtime")  # the same path, without importing platformdirs; _private_dir creates it
     import warnings
 
     import platformdirs

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shlex
 import sys
 import time
 
@@ -45,6 +44,8 @@ def format_token(token, fmt, now=None):
             names = ("CLOUDSDK_AUTH_ACCESS_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN")
         else:
             names = ("CREDHELPER_ID_TOKEN",) if token.kind == ID_TOKEN else ("CREDHELPER_JWT",)
+        import shlex
+
         return "\n".join(f"export {n}={shlex.quote(token.value)}" for n in names)
     data = {"token": token.value, token.kind: token.value, "token_type": token.token_type,
             "expires_in": max(token.expires_in(now), 0), "expiry": token.expiry_rfc3339()}

@@ -6,7 +6,6 @@ cache so every stage is really exercised. whoami asks tokeninfo who the profile'
 to. Neither ever prints a token: tokeninfo gets it in a POST body, not in the URL.
 """
 
-import dataclasses
 import json
 import os
 import stat
@@ -266,7 +265,7 @@ def _check_hops(request, profile, src, src_token, report):
         body = {"scope": list(profile.scopes), "lifetime": f"{lifetime}s"}
         caller = accounts[i - 1] if i else (src.principal or "the source credential")
         hop = f"hop {i + 1} of {len(accounts)}: {caller} -> {account}"
-        hop_profile = dataclasses.replace(profile, delegates=accounts[:i], target=account, access_boundary=None)
+        hop_profile = profile.replace(delegates=accounts[:i], target=account, access_boundary=None)
         try:
             status, data, url = chain._call(request, profile, src_token, account, accounts[:i], method, body)
             if status == 200 and data is not None:

@@ -5,10 +5,10 @@ the key, the line and the fix. Light imports only: this runs on every cached cal
 """
 
 import configparser
-import difflib
 import os
 import re
-from dataclasses import dataclass, field
+import sys
+from collections import namedtuple
 
 from credhelper.errors import ProfileError
 
@@ -35,28 +35,30 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
-@dataclass(frozen=True)
-class Profile:
-    """A resolved profile: everything that determines the tokens it mints."""
+_PROFILE_FIELDS = (  # (name, default); name and source are required
+    ("name", None), ("source", None),
+    ("source_profile", None),  # the resolved Profile when source is profile:NAME
+    ("delegates", ()), ("target", None), ("scopes", DEFAULT_SCOPES), ("lifetime_secs", DEFAULT_LIFETIME_SECS),
+    ("audience", None), ("include_email", False), ("quota_project", None), ("universe_domain", "googleapis.com"),
+    ("token_endpoint", None), ("iam_endpoint", None), ("sts_endpoint", None), ("metadata_host", None),
+    ("refresh_margin_secs", REFRESH_MARGIN_SECS),
+    ("access_boundary", None),  # a JSON file path, or "bucket=B, role=R[, condition=EXPR]"
+    ("config_path", None),  # where it was defined: for messages only, not part of identity()
+)
 
-    name: str
-    source: str  # "adc", "metadata", an absolute credentials file path, or "profile:NAME"
-    source_profile: "Profile" = None  # resolved when source is profile:NAME
-    delegates: tuple = ()
-    target: str = None
-    scopes: tuple = DEFAULT_SCOPES
-    lifetime_secs: int = DEFAULT_LIFETIME_SECS
-    audience: str = None
-    include_email: bool = False
-    quota_project: str = None
-    universe_domain: str = "googleapis.com"
-    token_endpoint: str = None
-    iam_endpoint: str = None
-    sts_endpoint: str = None
-    metadata_host: str = None
-    refresh_margin_secs: int = REFRESH_MARGIN_SECS
-    access_boundary: str = None  # a JSON file path, or "bucket=B, role=R[, condition=EXPR]"
-    config_path: str = field(default=None, compare=False)
+
+class Profile(namedtuple("Profile", [f for f, _ in _PROFILE_FIELDS], defaults=[d for _, d in _PROFILE_FIELDS[2:]])):
+    """A resolved profile: everything that determines the tokens it mints.
+
+    source: "adc", "metadata", an absolute credentials file path, or "profile:NAME". Immutable;
+    replace() returns a changed copy. (A namedtuple: `dataclasses` would cost every cache hit
+    the import of `inspect`.)
+    """
+
+    __slots__ = ()
+
+    def replace(self, **changes):
+        return self._replace(**changes)
 
     @property
     def source_kind(self):
@@ -83,17 +85,14 @@ class Profile:
         return data
 
 
-@dataclass(frozen=True)
-class Config:
-    """A parsed profile file: raw sections plus where each key came from."""
+class Config(namedtuple("Config", "path exists sections cache git docker lines")):
+    """A parsed profile file: raw sections plus where each key came from.
 
-    path: str
-    exists: bool
-    sections: dict  # profile name -> {key: (value, line)}
-    cache: dict  # key -> (value, line)
-    git: list  # [(pattern, profile, line)] in file order
-    docker: dict  # registry host -> (profile, line)
-    lines: dict  # (section header) -> line
+    sections: profile name -> {key: (value, line)}; cache: key -> (value, line); git: [(pattern,
+    profile, line)] in file order; docker: registry host -> (profile, line); lines: section -> line.
+    """
+
+    __slots__ = ()
 
     def profile_names(self):
         return list(self.sections)
@@ -118,13 +117,31 @@ class Config:
 def default_config_path(env=os.environ):
     if env.get("CREDHELPER_CONFIG"):
         return env["CREDHELPER_CONFIG"]
+    return os.path.join(user_dir("config", env), "profiles.ini")
+
+
+def user_dir(kind, env=os.environ):
+    """platformdirs' user "config" or "runtime" directory for credhelper (not created).
+
+    On Linux with the XDG variable set, the same path is computed here without importing
+    platformdirs, which costs a cache hit several milliseconds.
+    """
+    var = {"config": "XDG_CONFIG_HOME", "runtime": "XDG_RUNTIME_DIR"}[kind]
+    if sys.platform.startswith("linux") and env.get(var, "").strip() and env is os.environ:
+        return os.path.join(env[var], "credhelper")
     import warnings
 
     import platformdirs
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return os.path.join(platformdirs.user_config_dir("credhelper"), "profiles.ini")
+        warnings.simplefilter("ignore")  # RuntimeDirWarning when XDG_RUNTIME_DIR is unset: the fallback is fine
+        return getattr(platformdirs, f"user_{kind}_dir")("credhelper")
+
+
+def _close_matches(word, possibilities, **kwargs):
+    import difflib  # only on the error path
+
+    return difflib.get_close_matches(word, possibilities, **kwargs)
 
 
 def selected_profile_name(explicit=None, env=os.environ):
@@ -151,13 +168,18 @@ def load_config(path=None, env=os.environ):
     return parse_config(text, path)
 
 
+_warned_writable = set()  # paths already warned about in this process: once each, however often they are read
+
+
 def _warn_if_writable_by_others(path):
+    """One stderr line, once per file per process, when group or others may write the file."""
     try:
-        if os.stat(path).st_mode & 0o022:
+        if os.stat(path).st_mode & 0o022 and path not in _warned_writable:
             import sys
 
-            sys.stderr.write(f"credhelper: warning: {path} is writable by other users; "
-                             f"anyone who can edit it can choose your identity (fix: chmod go-w {path})\n")
+            _warned_writable.add(path)
+            sys.stderr.write(f"credhelper: warning: {path} is writable by other users; anyone who can edit it "
+                             f"can choose your identity (fix: chmod 600 {path})\n")
     except OSError:
         pass
 
@@ -210,7 +232,7 @@ def parse_config(text, path="<profile file>"):
         elif section == "docker":
             docker = {host.strip().lower(): (value.strip(), ln) for host, (value, ln) in items.items()}
         else:
-            close = difflib.get_close_matches(section, ["default", "cache", "git", "docker", "profile " + section], n=1)
+            close = _close_matches(section, ["default", "cache", "git", "docker", "profile " + section], n=1)
             fix = f"did you mean [{close[0]}]?" if close else f"sections are {SECTIONS_HELP}"
             raise ProfileError(f"{path}, line {line}: unknown section [{section}]", hint=fix)
     return Config(path, True, sections, cache, git, docker, section_lines)
@@ -235,7 +257,7 @@ def _line_numbers(text):
 def _check_keys(path, section, items, allowed):
     for key, (_, line) in items.items():
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            close = _close_matches(key, allowed, n=1, cutoff=0.6)
             fix = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
             raise _error(path, section, key, line, "unknown key", fix)
 
@@ -285,7 +307,7 @@ def _resolve(config, name, seen):
             items = {}  # no [default]: plain ADC, no impersonation
         else:
             known = ", ".join(config.sections) or "none"
-            close = difflib.get_close_matches(name, list(config.sections), n=1)
+            close = _close_matches(name, list(config.sections), n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"profiles in {config.path}: {known}"
             raise ProfileError(f"{config.path}: no profile named {name!r}", hint=hint)
     section = "default" if name == "default" else f"profile {name}"
@@ -394,8 +416,6 @@ def profile_from_flags(impersonate, source=None, base=None):
     With a base profile (the selected one, when a profile file has it), its endpoints, scopes and
     lifetime are kept and only the chain (and the source, with --source) is replaced.
     """
-    import dataclasses
-
     accounts = [a.strip() for a in impersonate.split(",") if a.strip()]
     where = ("command line", "flags", "--impersonate-service-account", 0)
     if not accounts:
@@ -408,4 +428,4 @@ def profile_from_flags(impersonate, source=None, base=None):
         changes.update(source=path, source_profile=None)
     if base is None:
         base = Profile(name="--impersonate-service-account", source="adc")
-    return dataclasses.replace(base, **changes)
+    return base.replace(**changes)

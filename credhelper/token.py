@@ -1,20 +1,41 @@
 """Token: what every stage passes along. Its repr never shows the secret."""
 
+import math
 import time
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 ACCESS_TOKEN = "access_token"
 ID_TOKEN = "id_token"
 JWT = "jwt"
 KINDS = (ACCESS_TOKEN, ID_TOKEN, JWT)
+MAX_EXPIRY = 253402300799.0  # 9999-12-31T23:59:59Z, the last instant RFC 3339 (and kubectl) can write
 
 
-@dataclass(frozen=True)
-class Token:
-    kind: str  # ACCESS_TOKEN, ID_TOKEN or JWT
-    value: str = field(repr=False)
-    expiry: float  # epoch seconds, UTC
-    token_type: str = "Bearer"
+def checked_expiry(value):
+    """An expiry as epoch seconds: a finite number from 1970 to 9999 (bools and strings refused); ValueError otherwise.
+
+    Upstream JSON may say NaN, Infinity or 1e300; such a token must be refused, not served forever
+    (NaN never compares as stale) nor crash the formats that print its expiry.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("an expiry must be a number")
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float range
+        raise ValueError("expiry out of range") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_EXPIRY):
+        raise ValueError("expiry out of range")
+    return value
+
+
+class Token(namedtuple("Token", "kind value expiry token_type", defaults=("Bearer",))):
+    """kind: ACCESS_TOKEN, ID_TOKEN or JWT; value: the secret; expiry: epoch seconds, UTC.
+
+    A namedtuple rather than a dataclass: `dataclasses` imports `inspect`, several milliseconds
+    of every cache hit.
+    """
+
+    __slots__ = ()
 
     def __repr__(self):
         return f"Token(kind={self.kind!r}, value=<redacted>, expiry={self.expiry_rfc3339()!r})"
@@ -35,7 +56,7 @@ class Token:
     def from_dict(cls, data):
         """Rebuild from to_dict() output; raises ValueError (without the value) on a bad entry."""
         try:
-            kind, value, expiry = data["kind"], data["value"], float(data["expiry"])
+            kind, value, expiry = data["kind"], data["value"], checked_expiry(data["expiry"])
             token_type = data.get("token_type", "Bearer")
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ValueError("malformed token entry") from None

@@ -122,9 +122,7 @@ def test_key_is_a_stable_hex_digest(profile):
     {"name": "other"},
 ])
 def test_editing_the_profile_changes_the_key(profile, change):
-    import dataclasses
-
-    edited = dataclasses.replace(profile, **change)
+    edited = profile.replace(**change)
     assert cache_key(edited, "access_token") != cache_key(profile, "access_token")
 
 
@@ -155,11 +153,9 @@ def test_replacing_the_key_file_changes_the_key(profile, keyfile):
 
 
 def test_editing_the_access_boundary_rules_file_changes_the_key(profile, tmp_path):
-    import dataclasses
-
     rules = tmp_path / "boundary.json"
     rules.write_text('{"accessBoundary": {"accessBoundaryRules": []}}')
-    bounded = dataclasses.replace(profile, access_boundary=str(rules))
+    bounded = profile.replace(access_boundary=str(rules))
     before = cache_key(bounded, "access_token")
     assert before != cache_key(profile, "access_token")
     rules.write_text('{"accessBoundary": {"accessBoundaryRules": [{"availableResource": "x"}]}}')

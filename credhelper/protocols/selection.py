@@ -8,8 +8,6 @@ Profile selection order, the same for every protocol:
 """
 
 import os
-import shlex
-import shutil
 import sys
 
 from credhelper.profile import DEFAULT_PROFILE, load_config
@@ -52,6 +50,8 @@ def forget(config, profile, kind, **params):
 
 def self_command(*args):
     """argv that runs credhelper by absolute path, for configs other programs execute later."""
+    import shutil  # configure only: not on the helpers' hot path
+
     script = shutil.which("credhelper")
     if script and os.access(script, os.X_OK):
         return [os.path.abspath(script), *args]
@@ -59,6 +59,8 @@ def self_command(*args):
 
 
 def command_line(argv):
+    import shlex
+
     return " ".join(shlex.quote(a) for a in argv)
 
 
