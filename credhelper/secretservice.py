@@ -1,22 +1,35 @@
 """Read one secret from the Secret Service over D-Bus, fast.
 
-`import keyring` costs about three interpreter starts, so the cache-hit path reads items
-written by keyring's SecretService backend directly with jeepney (which keyring itself uses
-underneath, through SecretStorage). Items are found by the attributes that backend writes
-(service, username; it also sets application = "Python keyring library"), in the collection
-it writes to, so whatever keyring stored is readable here and vice versa.
+`import keyring` costs about three interpreter starts, and jeepney (which keyring uses
+underneath, through SecretStorage) another 10 ms with its typing and auth machinery, so
+the cache-hit path speaks the few D-Bus calls it needs itself: SASL EXTERNAL, Hello,
+ReadAlias, SearchItems, OpenSession("plain") and GetSecret, marshalled as the D-Bus
+specification describes. Items are found by the attributes keyring's SecretService backend
+writes (service, username), in the collection it writes to, so whatever keyring stored is
+readable here. Writes and deletes stay with keyring.
 
-The session uses the "plain" algorithm: the secret crosses the per-user session bus socket
-unencrypted, as it does when SecretStorage has no `cryptography`. Writes and deletes stay
-with keyring. Anything unexpected (no session bus, no daemon, a locked item, a D-Bus error,
-a timeout) raises Unavailable, and the caller falls back to keyring.
+The "plain" session algorithm sends the secret over the per-user session bus socket
+unencrypted, as SecretStorage does without `cryptography`. Anything unexpected (no session
+bus, no daemon, a locked item, a D-Bus error, a timeout, a malformed message) raises
+Unavailable, and the caller falls back to keyring.
 """
+
+import os
+import socket
+import struct
 
 BUS_NAME = "org.freedesktop.secrets"
 SERVICE_PATH = "/org/freedesktop/secrets"
 SERVICE_IFACE = "org.freedesktop.Secret.Service"
+ITEM_IFACE = "org.freedesktop.Secret.Item"
 ALIAS_PREFIX = "/org/freedesktop/secrets/aliases/"
 DEFAULT_TIMEOUT_SECS = 2.0
+MAX_MESSAGE_BYTES = 1 << 20  # a token entry is a few KiB; refuse anything absurd
+
+_METHOD_CALL, _METHOD_RETURN, _ERROR = 1, 2, 3
+_PATH, _INTERFACE, _MEMBER, _ERROR_NAME, _REPLY_SERIAL, _DESTINATION, _SIGNATURE = 1, 2, 3, 4, 5, 6, 8
+# fixed-size basic types: struct format and alignment
+_FIXED = {"y": "B", "b": "I", "n": "h", "q": "H", "i": "i", "u": "I", "x": "q", "t": "Q", "d": "d", "h": "I"}
 
 
 class Unavailable(Exception):
@@ -29,43 +42,259 @@ def read_secret(attributes, collection=None, *, timeout_secs=DEFAULT_TIMEOUT_SEC
     collection: the D-Bus object path keyring writes to (its preferred_collection), default: the
     "default" alias. Raises Unavailable if the answer cannot be trusted to match keyring's.
     """
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if not address:
+        raise Unavailable("no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)")
     try:
-        from jeepney import DBusAddress, new_method_call
-        from jeepney.io.blocking import open_dbus_connection
-        from jeepney.wrappers import unwrap_msg
-    except ImportError as exc:
-        raise Unavailable("jeepney is not installed") from exc
-
-    service = DBusAddress(SERVICE_PATH, bus_name=BUS_NAME, interface=SERVICE_IFACE)
-
-    def call(address, method, signature=None, body=()):
-        reply = conn.send_and_get_reply(new_method_call(address, method, signature, body), timeout=timeout_secs)
-        return unwrap_msg(reply)
-
+        bus = Bus(address, timeout_secs)
+    except Unavailable:
+        raise
+    except (OSError, ValueError) as exc:  # socket gone, refused, timed out, bad address
+        raise Unavailable(f"no D-Bus session ({type(exc).__name__})") from None
     try:
-        conn = open_dbus_connection(bus="SESSION", auth_timeout=timeout_secs)
-    except Exception as exc:  # no DBUS_SESSION_BUS_ADDRESS, socket gone, auth refused
-        raise Unavailable(f"no D-Bus session ({type(exc).__name__})") from exc
-    try:
+        def service(member, signature, *args):
+            return bus.call(BUS_NAME, SERVICE_PATH, SERVICE_IFACE, member, signature, args)
+
         collection = collection or ALIAS_PREFIX + "default"
         if collection.startswith(ALIAS_PREFIX):  # items live under the real path, not the alias
-            (collection,) = call(service, "ReadAlias", "s", (collection[len(ALIAS_PREFIX):],))
+            (collection,) = service("ReadAlias", "s", collection[len(ALIAS_PREFIX):])
             if collection == "/":
                 raise Unavailable("no such collection alias")
-        unlocked, locked = call(service, "SearchItems", "a{ss}", (attributes,))
+        unlocked, locked = service("SearchItems", "a{ss}", dict(attributes))
         prefix = collection.rstrip("/") + "/"
         unlocked = sorted(p for p in unlocked if p.startswith(prefix))
         if not unlocked:
             if any(p.startswith(prefix) for p in locked):
                 raise Unavailable("item is locked")
             return None
-        _, session = call(service, "OpenSession", "sv", ("plain", ("s", "")))
-        item = DBusAddress(unlocked[0], bus_name=BUS_NAME, interface="org.freedesktop.Secret.Item")
-        ((_, _parameters, value, _content_type),) = call(item, "GetSecret", "o", (session,))
+        _, session = service("OpenSession", "sv", "plain", ("s", ""))
+        ((_, _parameters, value, _content_type),) = bus.call(BUS_NAME, unlocked[0], ITEM_IFACE, "GetSecret", "o",
+                                                             (session,))
         return bytes(value).decode("utf-8")
     except Unavailable:
         raise
-    except Exception as exc:  # D-Bus error reply, timeout, undecodable secret
-        raise Unavailable(f"Secret Service read failed ({type(exc).__name__})") from exc
+    except (OSError, ValueError, struct.error, IndexError, TypeError) as exc:  # timeout, malformed reply
+        raise Unavailable(f"Secret Service read failed ({type(exc).__name__})") from None
     finally:
-        conn.close()
+        bus.close()
+
+
+class Bus:
+    """A D-Bus connection on a unix socket, enough to call methods and read their replies."""
+
+    def __init__(self, address, timeout_secs):
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._buf = b""
+        self._serial = 0
+        try:
+            self._sock.settimeout(timeout_secs)
+            self._sock.connect(socket_path(address))
+            uid = str(os.geteuid()).encode().hex().encode()
+            self._sock.sendall(b"\0AUTH EXTERNAL " + uid + b"\r\n")
+            if not self._readline().startswith(b"OK "):
+                raise Unavailable("the D-Bus session refused authentication")
+            self._sock.sendall(b"BEGIN\r\n")
+            self.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", "", ())
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def close(self):
+        self._sock.close()
+
+    def call(self, destination, path, interface, member, signature, args):
+        """Send a method call; return the reply body as a tuple, or raise Unavailable on an error reply."""
+        self._serial += 1
+        body = bytearray()
+        for sig, value in zip(split_signature(signature), args):
+            marshal(body, sig, value)
+        fields = [(_PATH, ("o", path)), (_INTERFACE, ("s", interface)), (_MEMBER, ("s", member)),
+                  (_DESTINATION, ("s", destination))]
+        if signature:
+            fields.append((_SIGNATURE, ("g", signature)))
+        message = bytearray(b"l" + bytes([_METHOD_CALL, 0, 1]) + struct.pack("<II", len(body), self._serial))
+        marshal(message, "a(yv)", fields)
+        message += b"\0" * (-len(message) % 8) + body
+        self._sock.sendall(message)
+        while True:  # skip signals (NameAcquired) and anything that is not our reply
+            kind, headers, body = self._read_message()
+            if kind in (_METHOD_RETURN, _ERROR) and headers.get(_REPLY_SERIAL) == self._serial:
+                break
+        if kind == _ERROR:
+            raise Unavailable(f"D-Bus error {headers.get(_ERROR_NAME, '?')} from {member}")
+        signature, values, pos = headers.get(_SIGNATURE, ""), [], 0
+        for sig in split_signature(signature):
+            value, pos = unmarshal(body, pos, sig, self._endian)
+            values.append(value)
+        return tuple(values)
+
+    def _read_message(self):
+        fixed = self._read(16)
+        self._endian = {108: "<", 66: ">"}.get(fixed[0])  # 'l' or 'B'
+        if self._endian is None:
+            raise ValueError("not a D-Bus message")
+        kind = fixed[1]
+        body_len, _, fields_len = struct.unpack(self._endian + "III", fixed[4:16])
+        header_len = 16 + fields_len + (-(16 + fields_len) % 8)
+        if header_len + body_len > MAX_MESSAGE_BYTES:
+            raise ValueError("D-Bus message too large")
+        header = fixed + self._read(header_len - 16)
+        fields, _ = unmarshal(header, 12, "a(yv)", self._endian)
+        return kind, dict(fields), self._read(body_len)
+
+    def _read(self, n):
+        while len(self._buf) < n:
+            chunk = self._sock.recv(max(65536, n - len(self._buf)))
+            if not chunk:
+                raise ConnectionError("the D-Bus session closed the connection")
+            self._buf += chunk
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def _readline(self):
+        while b"\r\n" not in self._buf:
+            if len(self._buf) > 4096:
+                raise ValueError("D-Bus authentication line too long")
+            chunk = self._sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("the D-Bus session closed the connection")
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\r\n")
+        return line
+
+
+def socket_path(address):
+    """The socket of the first unix: address in a D-Bus address list ('\\0'-prefixed if abstract)."""
+    for entry in address.split(";"):
+        transport, _, info = entry.partition(":")
+        if transport != "unix":
+            continue
+        keys = dict(kv.partition("=")[::2] for kv in info.split(",") if "=" in kv)
+        if "path" in keys:
+            return _unescape(keys["path"])
+        if "abstract" in keys:
+            return "\0" + _unescape(keys["abstract"])
+    raise ValueError("no unix: address in DBUS_SESSION_BUS_ADDRESS")
+
+
+def _unescape(value):
+    parts = value.split("%")
+    return parts[0] + "".join(chr(int(p[:2], 16)) + p[2:] for p in parts[1:])
+
+
+# -- the wire format -------------------------------------------------------------------------
+
+def split_signature(signature):
+    """'sa{ss}(oay)' -> ['s', 'a{ss}', '(oay)']: the complete types in a signature."""
+    types, i = [], 0
+    while i < len(signature):
+        j = _type_end(signature, i)
+        types.append(signature[i:j])
+        i = j
+    return types
+
+
+def _type_end(signature, i):
+    c = signature[i]
+    if c == "a":
+        return _type_end(signature, i + 1)
+    if c in "({":
+        close, depth, j = {"(": ")", "{": "}"}[c], 0, i
+        while True:
+            if signature[j] == c:
+                depth += 1
+            elif signature[j] == close:
+                depth -= 1
+                if depth == 0:
+                    return j + 1
+            j += 1
+    return i + 1
+
+
+def _alignment(sig):
+    c = sig[0]
+    if c in "({xtd":
+        return 8
+    if c in "sobuiha":
+        return 4
+    if c in "nq":
+        return 2
+    return 1  # y, g, v
+
+
+def marshal(buf, sig, value):
+    """Append value, of the single complete type sig, to buf (little-endian, aligned from buf's start)."""
+    c = sig[0]
+    buf += b"\0" * (-len(buf) % _alignment(sig))
+    if c in _FIXED:
+        buf += struct.pack("<" + _FIXED[c], value)
+    elif c in "so":
+        data = value.encode("utf-8")
+        buf += struct.pack("<I", len(data)) + data + b"\0"
+    elif c == "g":
+        data = value.encode("ascii")
+        buf += bytes([len(data)]) + data + b"\0"
+    elif c == "v":
+        inner, inner_value = value
+        marshal(buf, "g", inner)
+        marshal(buf, inner, inner_value)
+    elif c == "a":
+        at = len(buf)
+        buf += b"\0\0\0\0"
+        element = sig[1:]
+        buf += b"\0" * (-len(buf) % _alignment(element))
+        start = len(buf)
+        for item in (value.items() if element[0] == "{" else value):
+            marshal(buf, element, item)
+        struct.pack_into("<I", buf, at, len(buf) - start)
+    elif c in "({":
+        for inner, inner_value in zip(split_signature(sig[1:-1]), value):
+            marshal(buf, inner, inner_value)
+    else:
+        raise ValueError(f"cannot marshal D-Bus type {c!r}")
+
+
+def unmarshal(data, pos, sig, endian="<"):
+    """(value, next position) of the single complete type sig at pos. Arrays of bytes are bytes,
+    of dict entries dicts; structs are tuples; a variant is its value."""
+    c = sig[0]
+    pos += -pos % _alignment(sig)
+    if c in _FIXED:
+        fmt = endian + _FIXED[c]
+        return struct.unpack_from(fmt, data, pos)[0], pos + struct.calcsize(fmt)
+    if c in "so":
+        (n,) = struct.unpack_from(endian + "I", data, pos)
+        end = pos + 4 + n
+        if end >= len(data):
+            raise ValueError("truncated D-Bus string")
+        return data[pos + 4:end].decode("utf-8"), end + 1
+    if c == "g":
+        n = data[pos]
+        return data[pos + 1:pos + 1 + n].decode("ascii"), pos + n + 2
+    if c == "v":
+        inner, pos = unmarshal(data, pos, "g", endian)
+        if len(split_signature(inner)) != 1:
+            raise ValueError("bad D-Bus variant signature")
+        return unmarshal(data, pos, inner, endian)
+    if c == "a":
+        (n,) = struct.unpack_from(endian + "I", data, pos)
+        element = sig[1:]
+        pos += 4
+        pos += -pos % _alignment(element)
+        end = pos + n
+        if end > len(data):
+            raise ValueError("truncated D-Bus array")
+        if element == "y":
+            return bytes(data[pos:end]), end
+        items = []
+        while pos < end:
+            item, pos = unmarshal(data, pos, element, endian)
+            items.append(item)
+        return (dict(items) if element[0] == "{" else items), end
+    if c in "({":
+        items = []
+        for inner in split_signature(sig[1:-1]):
+            item, pos = unmarshal(data, pos, inner, endian)
+            items.append(item)
+        return tuple(items), pos
+    raise ValueError(f"cannot unmarshal D-Bus type {c!r}")
