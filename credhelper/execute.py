@@ -63,7 +63,7 @@ def child_env(environ, args, profile):
     env = dict(environ)
     if not getattr(args, "impersonate_service_account", None):
         env["CREDHELPER_PROFILE"] = profile.name
-        if profile.config_path:
+        if profile.config_path and os.path.isfile(profile.config_path):  # not a default file that does not exist
             env["CREDHELPER_CONFIG"] = profile.config_path
     return env
 

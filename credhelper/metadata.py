@@ -262,7 +262,7 @@ def serve(args):
         sys.stdout.flush()
         sys.stderr.write(f"credhelper: serving {server.backend.email()} (profile '{profile.name}') at "
                          f"http://{server.host_port}; for clients: export GCE_METADATA_HOST={server.host_port} "
-                         f"GCE_METADATA_ROOT={server.host_port}\n")
+                         f"GCE_METADATA_IP={server.host_port} GCE_METADATA_ROOT={server.host_port}\n")
         while not stop.wait(1.0):
             pass
     finally:

@@ -64,6 +64,22 @@ def test_a_nested_credhelper_uses_the_same_profile(emulator, env):
     assert f"email:   {TARGET}" in result.stdout
 
 
+def test_a_default_profile_file_that_does_not_exist_is_not_passed_to_the_child(tmp_path):
+    # with no profile file anywhere (the gcloud form on ADC), CREDHELPER_CONFIG=<missing default path>
+    # would make every nested credhelper fail with "profile file not found"
+    import argparse
+
+    from credhelper.execute import child_env
+    from credhelper.profile import Profile
+
+    args = argparse.Namespace(impersonate_service_account=None)
+    missing = Profile(name="default", source="adc", target=TARGET, config_path=str(tmp_path / "absent.ini"))
+    assert "CREDHELPER_CONFIG" not in child_env({}, args, missing)
+    present = tmp_path / "profiles.ini"
+    present.write_text("[default]\nsource = adc\n")
+    assert child_env({}, args, missing.replace(config_path=str(present)))["CREDHELPER_CONFIG"] == str(present)
+
+
 @pytest.mark.parametrize("code, status", [("import sys; sys.exit(7)", 7), ("pass", 0),
                                           ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", 128 + 15),
                                           ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", 128 + 9)])

@@ -230,6 +230,14 @@ def test_configure_git_without_host_appends_a_guarded_global_helper(world):
     assert refused.returncode == 2 and "--host" in refused.stderr
 
 
+def test_configure_git_without_host_on_a_fresh_git_config(world):
+    _, env = world
+    done = subprocess.run(["credhelper", "configure", "git"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    helpers = git_(env, "config", "--global", "--get-all", "credential.helper").stdout.splitlines()
+    assert len(helpers) == 1 and "credhelper" in helpers[0]
+
+
 LIGHT_CHECK = """
 import sys, io
 from credhelper import cli

@@ -248,7 +248,8 @@ def _git_config(*argv):
         done = subprocess.run(["git", "config", "--global", *argv], capture_output=True, text=True)
     except FileNotFoundError:
         raise UsageError("git is not installed (or not on PATH)") from None
-    if done.returncode not in (0, 5):  # 5: nothing to unset
+    # 1: --get-all of a key that is not set yet; 5: nothing to unset
+    if done.returncode not in (0, 5) and not (done.returncode == 1 and argv[0] == "--get-all"):
         raise CredhelperError(f"git config --global {' '.join(argv)} failed: {done.stderr.strip()}")
     return done.stdout
 
