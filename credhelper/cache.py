@@ -369,10 +369,11 @@ class TokenCache:
             self._keyring_delete(key)
 
     def clear(self, profile=None):
-        """Remove every cached token (or only profile's); return how many entries were removed."""
+        """Remove every cached token (or only profile's, its source credential's own included); return how many."""
+        names = (profile, f"{profile} (source)")  # see broker.source_only
         with self._index_update() as entries:
             keys = [k for k, e in entries.items()
-                    if profile is None or (isinstance(e, dict) and e.get("profile") == profile)]
+                    if profile is None or (isinstance(e, dict) and e.get("profile") in names)]
             removed = {k: entries.pop(k) for k in keys}
         for key, entry in removed.items():
             self._remove_file(key)

@@ -684,6 +684,15 @@ def test_a_hit_makes_no_request(emulator, cli_profiles, tmp_path, backend, runti
     assert dict(emulator.counters) == minted
 
 
+def test_clearing_a_profile_clears_its_source_token_too(emulator, cli_profiles, tmp_path, backend, runtime):
+    broker_get(tmp_path / "profiles.ini", backend, runtime)
+    cache = TokenCache(backend=backend, runtime_dir=runtime)
+    assert sorted(e["profile"] for e in cache.entries()) == ["default", "default (source)"]
+    assert cache.clear(profile="default") == 2 and cache.entries() == []
+    broker_get(tmp_path / "profiles.ini", backend, runtime)
+    assert emulator.counters["token"] == 2  # the source token was minted again: it was gone
+
+
 def test_a_token_inside_the_refresh_margin_is_reminted(emulator, cli_profiles, tmp_path, backend, runtime):
     path = tmp_path / "profiles.ini"
     first = broker_get(path, backend, runtime)
