@@ -33,10 +33,8 @@ file order. Example:
 """
 
 import fnmatch
-import ipaddress
 import os
 import sys
-import urllib.parse
 
 from credhelper.errors import EXIT_AUTH, EXIT_INTERRUPTED, CredhelperError, ProtocolError, UsageError
 
@@ -82,6 +80,8 @@ def parse_request(data):
 
 
 def _apply_url(request):
+    import urllib.parse  # only when git sends url= (not on the usual get): 1.3 ms
+
     parts = urllib.parse.urlsplit(request.pop("url"))
     if parts.scheme:
         request.setdefault("protocol", parts.scheme)
@@ -155,6 +155,8 @@ def is_loopback(host):
     name, _ = split_host(host)
     if name == "localhost":
         return True
+    import ipaddress  # plain http only: 1.6 ms
+
     try:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
@@ -268,6 +270,8 @@ def configure(args, env=os.environ):
     pinned_config = ["--config", config.path] if (args.config or env.get("CREDHELPER_CONFIG")) else []
     path_patterns = any(parse_pattern(p)[3] for p, _, _ in config.git)
     if args.host:
+        import urllib.parse
+
         url = args.host if "://" in args.host else f"https://{args.host}"
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
