@@ -63,22 +63,35 @@ def _cached(profile, kind, params, cache, refresh, now, request, warn, mint):
         hit = cache.get(key, margin, now=now)
         if hit is not None:
             return hit
-    with cache.lock(key):
-        if not refresh:
-            hit = cache.get(key, margin, now=now)
-            if hit is not None:
-                return hit
-        try:
-            token = mint(request or _new_request())
-        except (UpstreamError, SourceError) as exc:
-            stale = cache.get(key, 0, now=now)  # still valid, only inside the margin
-            if stale is None:
-                raise
-            warn(f"refresh failed ({exc.message}); serving the cached token, valid for "
-                 f"{stale.expires_in(now)} s more")
-            return stale
-        cache.put(key, token, _meta(profile, kind, params))
-        return token
+    from credhelper.cache import LockDeadlineExceeded
+
+    request = request or _new_request()  # its deadline starts now: it covers waiting for the lock too
+    remaining = getattr(request, "remaining", None)
+    try:
+        with cache.lock(key, timeout_secs=remaining() if remaining else None):
+            if not refresh:
+                hit = cache.get(key, margin, now=now)
+                if hit is not None:
+                    return hit
+            try:
+                token = mint(request)
+            except (UpstreamError, SourceError) as exc:
+                return _stale_or_raise(cache, key, now, warn, exc)
+            cache.put(key, token, _meta(profile, kind, params))
+            return token
+    except LockDeadlineExceeded as exc:  # another process is (slowly) minting it: its answer, or a valid one
+        hit = None if refresh else cache.get(key, margin, now=now)
+        return hit or _stale_or_raise(cache, key, now, warn, exc)
+
+
+def _stale_or_raise(cache, key, now, warn, exc):
+    """The cached token when it is still valid (only inside the margin), with a warning; else raise exc."""
+    stale = cache.get(key, 0, now=now)
+    if stale is None:
+        raise exc
+    warn(f"refresh failed ({exc.message}); serving the cached token, valid for "
+         f"{stale.expires_in(now)} s more")
+    return stale
 
 
 def _meta(profile, kind, params):

@@ -189,11 +189,15 @@ def _read_json(path):
     try:
         with open(path, "rb") as f:
             return json.loads(f.read())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
 # -- the cache -----------------------------------------------------------------------------------
+
+class LockDeadlineExceeded(CacheError):
+    """The command's deadline ran out while another process held the key's lock (minting the same token)."""
+
 
 class _KeyringUnusable(Exception):
     def __init__(self, reason, message):
@@ -274,7 +278,7 @@ class TokenCache:
             return None
         try:
             token = Token.from_dict(json.loads(raw))
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             self._log(f"discarding a corrupt cache entry ({store})")
             self.delete(key)
             return None
@@ -412,15 +416,20 @@ class TokenCache:
     # locking
 
     @contextlib.contextmanager
-    def lock(self, key):
-        """Hold the cross-process lock for key (flock; the kernel releases it if the holder dies)."""
+    def lock(self, key, timeout_secs=None):
+        """Hold the cross-process lock for key (flock; the kernel releases it if the holder dies).
+
+        Waits at most lock_timeout_secs, or timeout_secs (what is left of the command's deadline) when
+        that is shorter: a caller never waits past its own deadline for another process's mint.
+        """
         if self.backend == "none":
             yield
             return
         path = os.path.join(self._private_subdir("locks"), f"{_checked(key)}.lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            deadline = time.monotonic() + self.lock_timeout_secs
+            wait = self.lock_timeout_secs if timeout_secs is None else max(0.0, min(timeout_secs, self.lock_timeout_secs))
+            deadline = time.monotonic() + wait
             delay = LOCK_POLL_MIN_SECS
             while True:
                 try:
@@ -430,6 +439,12 @@ class TokenCache:
                     if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                         raise CacheError(f"cannot lock {path}: {exc.strerror}",
                                          hint="check the runtime directory, or set '[cache] backend = none'") from None
+                if time.monotonic() >= deadline and wait < self.lock_timeout_secs:
+                    raise LockDeadlineExceeded(
+                        f"the command's deadline ran out after {wait:.1f}s waiting for the cache lock {path}, "
+                        f"held by {_lock_holder(fd)}, which is minting the same token",
+                        hint="that process gives up within its own deadline; try again, "
+                             "or raise CREDHELPER_DEADLINE_SECS")
                 if time.monotonic() >= deadline:
                     raise CacheError(
                         f"timed out after {self.lock_timeout_secs}s waiting for the cache lock {path}, "

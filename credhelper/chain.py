@@ -13,8 +13,8 @@ import urllib.parse
 import google.auth.exceptions
 
 from credhelper.errors import ImpersonationError, UpstreamError
-from credhelper.source import GOOGLE_IAM_BASE, jwt_expiry
-from credhelper.token import ACCESS_TOKEN, ID_TOKEN, JWT, Token
+from credhelper.source import GOOGLE_IAM_BASE, _redact, jwt_expiry
+from credhelper.token import ACCESS_TOKEN, ID_TOKEN, JWT, Token, checked_expiry
 from credhelper.transport import endpoint_name
 
 log = logging.getLogger("credhelper.chain")
@@ -55,7 +55,7 @@ def _call(request, profile, source_token, account, delegates, method, body):
                             hint="check the network, or the profile's iam_endpoint") from None
     try:
         data = json.loads(resp.data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested past the parser's limit
         data = None
     if not isinstance(data, dict):
         data = None
@@ -92,7 +92,7 @@ def _token_from(kind, method, data, url, claims, now):
             return Token(ID_TOKEN, value, jwt_expiry(value))
         value = _str(data["signedJwt"])
         exp = claims.get("exp") if isinstance(claims, dict) else None
-        return Token(JWT, value, float(exp) if exp else (now or time.time()) + 3600)
+        return Token(JWT, value, checked_expiry(exp) if exp else (now or time.time()) + 3600)
     except (KeyError, TypeError, ValueError):
         raise UpstreamError(f"{endpoint_name(url)}: {method} answered 200 without a usable token "
                             "(unexpected response shape)") from None
@@ -105,20 +105,29 @@ def _str(value):
 
 
 def parse_time(value):
-    """RFC 3339 ('2026-11-28T19:00:00.123456789Z', offsets allowed) or epoch seconds -> epoch float."""
+    """RFC 3339 ('2026-11-28T19:00:00.123456789Z', offsets allowed) or epoch seconds -> epoch float.
+
+    Exact: the fraction is added in rational arithmetic, so the result is the float nearest the
+    instant written. 'T' and 'Z' may be lower case and 'T' a space (RFC 3339 section 5.6); a time
+    without an offset is read as UTC. ValueError for anything else, and for instants that are not
+    finite or fall outside 1970..9999 (see token.checked_expiry).
+    """
     import datetime
+    from fractions import Fraction
 
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return checked_expiry(value)
     if not isinstance(value, str):
         raise ValueError("not a time")
     text = value.strip()
-    if text.replace(".", "", 1).isdigit():
-        return float(text)
-    date, _, rest = text.partition("T")
-    if not rest:
+    if text.isascii() and text.replace(".", "", 1).isdigit():
+        return checked_expiry(float(text))
+    if not text.isascii():
         raise ValueError("not an RFC 3339 time")
-    frac = 0.0
+    date, sep, rest = text.replace("t", "T").replace(" ", "T", 1).partition("T")
+    if not sep or not rest:
+        raise ValueError("not an RFC 3339 time")
+    frac = Fraction(0)
     offset = "+00:00"
     if rest.endswith(("Z", "z")):
         rest = rest[:-1]
@@ -128,19 +137,26 @@ def parse_time(value):
         rest, digits = rest.split(".", 1)
         if not digits.isdigit():
             raise ValueError("bad fraction")
-        frac = float("0." + digits)
-    parsed = datetime.datetime.fromisoformat(f"{date}T{rest}{offset}")
-    return parsed.timestamp() + frac
+        frac = Fraction(int(digits), 10 ** len(digits))
+    if not (len(date) == 10 and len(rest) == 8 and len(offset) == 6):
+        raise ValueError("not an RFC 3339 time")
+    try:
+        parsed = datetime.datetime.fromisoformat(f"{date}T{rest}{offset}")
+    except OverflowError:
+        raise ValueError("time out of range") from None
+    whole = (parsed - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)) // datetime.timedelta(seconds=1)
+    return checked_expiry(float(whole + frac))
 
 
 # -- denials ---------------------------------------------------------------------------
 
 def _google_error(data):
+    """(status, message) from an error answer, made safe to print (upstream text: see source._redact)."""
     err = (data or {}).get("error")
     if isinstance(err, dict):
-        return str(err.get("status") or ""), str(err.get("message") or "")[:300]
+        return _redact(str(err.get("status") or ""))[:100], _redact(str(err.get("message") or ""))[:300]
     if isinstance(err, str):
-        return err, str((data or {}).get("error_description") or "")[:300]
+        return _redact(err)[:100], _redact(str((data or {}).get("error_description") or ""))[:300]
     return "", ""
 
 

@@ -316,6 +316,7 @@ def run_handler(handler, args, *, on_error=None):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    _printable_stdio()
     parser = build_parser(only=_command_word(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -323,6 +324,14 @@ def main(argv=None):
         return EXIT_USAGE
     _setup_logging(args.verbose)
     return run_handler(args.handler, args)
+
+
+def _printable_stdio():
+    """A path or name from non-UTF-8 bytes (argv, the environment) holds surrogate escapes, which a
+    strict UTF-8 stdout (e.g. under LANG=en_US.UTF-8) cannot encode: show them escaped, never crash."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _command_word(argv):

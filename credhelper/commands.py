@@ -82,7 +82,7 @@ def sign_jwt(args):
                 claims = json.load(f)
     except OSError as exc:
         raise UsageError(f"--claims {args.claims}: {exc.strerror}") from None
-    except ValueError:
+    except (ValueError, RecursionError):
         raise UsageError(f"--claims {args.claims}: not valid JSON", hint="write a JSON object of claims") from None
     if not isinstance(claims, dict):
         raise UsageError(f"--claims {args.claims}: not a JSON object", hint='write e.g. {"aud": "...", "sub": "..."}')
@@ -148,7 +148,7 @@ def _describe_source(profile):
         from credhelper.source import principal_of
 
         kind, who = info.get("type"), principal_of(info) or "(principal known to the server only)"
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return f"{path} (unreadable)"
     prefix = "adc: " if profile.source == "adc" else ""
     return f"{prefix}{kind} {who} ({path})"

@@ -41,7 +41,7 @@ def tokeninfo(request, profile, token):
         raise UpstreamError(f"tokeninfo at {url} unreachable", hint="check the network, or the profile's token_endpoint") from None
     try:
         data = json.loads(resp.data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         data = None
     if resp.status != 200 or not isinstance(data, dict):
         why = data.get("error_description") or data.get("error") if isinstance(data, dict) else None

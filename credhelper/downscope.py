@@ -8,6 +8,7 @@ or the inline form `bucket=B, role=R[, condition=EXPR]`, which makes one rule fo
 """
 
 import json
+import math
 import re
 import time
 import urllib.parse
@@ -93,7 +94,7 @@ def load_rules(path):
         raise bad("not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise bad(f"cannot read it ({type(exc).__name__})") from None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise bad(f"not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
     if isinstance(data, dict) and "accessBoundary" in data:
         data = data["accessBoundary"]
@@ -151,7 +152,7 @@ def downscope(request, profile, token, now=None):
                             hint="check the network, or the profile's sts_endpoint") from None
     try:
         data = json.loads(resp.data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
         data = None
@@ -161,10 +162,13 @@ def downscope(request, profile, token, now=None):
             raise UpstreamError(f"{where}: the token exchange answered 200 without an access_token")
         try:
             expiry = now + float(data["expires_in"]) if data.get("expires_in") else token.expiry
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             expiry = token.expiry
+        if not math.isfinite(expiry):  # "NaN" / "Infinity": min() below would keep a NaN
+            expiry = token.expiry
+        token_type = data.get("token_type") if isinstance(data.get("token_type"), str) else None
         # a downscoped token never outlives the token it came from
-        return Token(ACCESS_TOKEN, value, min(expiry, token.expiry), data.get("token_type") or "Bearer")
+        return Token(ACCESS_TOKEN, value, min(expiry, token.expiry), token_type or "Bearer")
     reason = _reason(data)
     if data is None or resp.status >= 500 or resp.status == 429:
         raise UpstreamError(f"profile '{profile.name}': STS token exchange at {where} failed with HTTP {resp.status}"

@@ -239,19 +239,51 @@ def parse_config(text, path="<profile file>"):
 
 
 def _line_numbers(text):
-    """Map (section, key) and section to 1-based line numbers; configparser does not keep them."""
-    key_lines, section_lines, section = {}, {}, None
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line[0] in "#;":
+    """Map (section, key) and section to 1-based line numbers; configparser does not keep them.
+
+    Reads the lines as configparser (set up as in parse_config) does, so a message names the line
+    the parser meant: split at "\\n" only (not at \\v, \\f, \\x1c, \\u2028... as splitlines() would),
+    comments cut, deeper-indented lines continuing a value, a header's name kept unstripped up
+    to its last "]".
+    """
+    key_lines, section_lines = {}, {}
+    section = key = None
+    indent = 0
+    for number, raw in enumerate(text.split("\n"), 1):
+        value = _without_comments(raw).strip()
+        if not value:
             continue
-        if line.startswith("[") and "]" in line:
-            section = line[1:line.index("]")].strip()
+        level = len(raw) - len(raw.lstrip())
+        if section is not None and key and level > indent:
+            continue  # continues the value of `key`
+        indent = level
+        header = configparser.RawConfigParser.SECTCRE.match(value)
+        if header:
+            section, key = header.group("header"), None
             section_lines.setdefault(section, number)
-        elif section is not None and not raw[:1].isspace():
-            key = line.split("=", 1)[0].strip()
+        elif section is not None:
+            key = value.split("=", 1)[0].rstrip()
             key_lines.setdefault((section, key), number)
     return key_lines, section_lines
+
+
+def _without_comments(line):
+    """The line as configparser keeps it: a comment line is empty; an inline ';' or '#' comment
+    (one at the start or after whitespace) is cut, searching both prefixes in step as configparser does."""
+    if line.strip().startswith(("#", ";")):
+        return ""
+    cut, found = None, {p: -1 for p in ";#"}
+    while cut is None and found:
+        following = {}
+        for prefix, index in found.items():
+            index = line.find(prefix, index + 1)
+            if index == -1:
+                continue
+            following[prefix] = index
+            if index == 0 or line[index - 1].isspace():
+                cut = index if cut is None else min(cut, index)
+        found = following
+    return line[:cut]
 
 
 def _check_keys(path, section, items, allowed):
@@ -300,7 +332,7 @@ def _resolve(config, name, seen):
     if name in seen:
         loop = " -> ".join((*seen, name))
         raise ProfileError(f"{config.path}: profile loop: {loop}",
-                           hint=f"change the 'source = profile:...' line of one of these profiles")
+                           hint="change the 'source = profile:...' line of one of these profiles")
     items = config.sections.get(name)
     if items is None:
         if name == DEFAULT_PROFILE and not seen:
@@ -399,7 +431,7 @@ def check_credentials_file(path, where):
         raise _error(*where, f"credentials file {path} not found",
                      "fix the path, or create it with: gcloud iam service-accounts keys create / "
                      "gcloud auth application-default login") from None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         raise _error(*where, f"{path} is not a credentials file (not readable JSON)",
                      "point source at a Google credentials JSON file, or write source = adc") from None
     kind = info.get("type") if isinstance(info, dict) else None

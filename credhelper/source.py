@@ -14,8 +14,8 @@ import urllib.parse
 import google.auth.exceptions
 
 from credhelper.errors import ProfileError, SourceError, UpstreamError
-from credhelper.profile import CREDENTIAL_TYPES, DEFAULT_SCOPES
-from credhelper.token import ACCESS_TOKEN, ID_TOKEN, Token
+from credhelper.profile import CREDENTIAL_TYPES, DEFAULT_SCOPES, _warn_if_writable_by_others
+from credhelper.token import ACCESS_TOKEN, ID_TOKEN, Token, checked_expiry
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 GOOGLE_STS_BASE = "https://sts.googleapis.com"
@@ -130,12 +130,13 @@ def _read_info(path):
             info = json.load(f)
     except FileNotFoundError:
         raise ProfileError(f"credentials file {path} not found", hint="fix the profile's source path") from None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         raise ProfileError(f"{path} is not a credentials file (not readable JSON)",
                            hint="point source at a Google credentials JSON file") from None
     if not isinstance(info, dict) or info.get("type") not in CREDENTIAL_TYPES:
         raise ProfileError(f"{path} is not a credentials file (type {info.get('type') if isinstance(info, dict) else None!r})",
                            hint=f"expected one of: {', '.join(CREDENTIAL_TYPES)}")
+    _warn_if_writable_by_others(path)  # the ADC file too, not only files a profile names
     return info
 
 
@@ -222,10 +223,18 @@ def _metadata_source(profile, scopes, discovered=False):
 
 def refresh_access_token(source, request):
     """Refresh the source credential; return its own access token."""
+    from credhelper import transport
+
     creds = source.credentials
     try:
-        creds.refresh(request)
+        with transport.google_auth_single_attempt():  # the retries are transport's: bounded, within the deadline
+            creds.refresh(request)
     except google.auth.exceptions.RefreshError as exc:
+        if getattr(exc, "retryable", False):  # 429/5xx or temporarily_unavailable, after transport's retries
+            where, status = getattr(request, "last_answer", None) or ("", None)
+            raise UpstreamError(f"source credential ({source.describe()}): the token endpoint {where} is failing"
+                                f"{f' (HTTP {status})' if status else ''}: {_safe_reason(exc)}".replace("  ", " "),
+                                hint="try again later, or check the profile's endpoints") from None
         raise SourceError(f"source credential ({source.describe()}) could not be refreshed: {_safe_reason(exc)}",
                           hint=_refresh_hint(source)) from None
     except google.auth.exceptions.TransportError as exc:
@@ -234,12 +243,22 @@ def refresh_access_token(source, request):
     except google.auth.exceptions.GoogleAuthError as exc:
         raise SourceError(f"source credential ({source.describe()}): {_safe_reason(exc)}",
                           hint=_refresh_hint(source)) from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+        # google-auth parses the token endpoint's answer without guarding against wrong types
+        # ({"expires_in": "soon"}, a JSON list, an HTML page...): an unusable answer, not a crash
+        where = (getattr(request, "last_answer", None) or ("",))[0]
+        raise UpstreamError(f"source credential ({source.describe()}): the token endpoint {where} answered "
+                            f"something that is not a usable token response ({type(exc).__name__})".replace("  ", " "),
+                            hint="check the profile's token_endpoint / sts_endpoint, or try again later") from None
     if source.kind == "metadata" and not source.principal:
         source.principal = getattr(creds, "service_account_email", None)
         if source.principal == "default":
             source.principal = None
     if not getattr(creds, "token", None):
         raise SourceError(f"source credential ({source.describe()}) returned no access token")
+    if not isinstance(creds.token, str):
+        raise UpstreamError(f"source credential ({source.describe()}): the token endpoint answered an access "
+                            f"token that is not a string")
     return Token(ACCESS_TOKEN, creds.token, _expiry_epoch(creds.expiry))
 
 
@@ -278,8 +297,8 @@ def jwt_expiry(token):
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
-    except (IndexError, ValueError, KeyError, TypeError):
+        return checked_expiry(float(claims["exp"]))
+    except (IndexError, ValueError, KeyError, TypeError, OverflowError, RecursionError):
         raise UpstreamError("upstream returned an ID token that is not a JWT with an exp claim") from None
 
 
@@ -312,15 +331,18 @@ def _safe_reason(exc):
             err = arg.get("error")
             desc = arg.get("error_description")
             if isinstance(err, dict):
-                return f"{err.get('status', '')} {err.get('message', '')}".strip()[:300]
+                return _redact(f"{err.get('status', '')} {err.get('message', '')}".strip())[:300]
             if err or desc:
-                return f"{err or ''}: {desc or ''}".strip(": ")[:300]
+                return _redact(f"{err or ''}: {desc or ''}".strip(": "))[:300]
     return _redact(text)[:300]
 
 
 def _redact(text):
+    """Text from upstream or google-auth made safe to print: tokens redacted, and control characters
+    (newlines, terminal escapes, bidi overrides) escaped, so a message stays one line of what was sent."""
     import re
 
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
     text = re.sub(r"ya29\.[\w.-]+", "ya29.<redacted>", text)
     text = re.sub(r"eyJ[\w-]+\.[\w-]+\.[\w-]*", "<redacted-jwt>", text)
     text = re.sub(r"1//[\w.-]+", "1//<redacted>", text)

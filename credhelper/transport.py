@@ -10,10 +10,12 @@ upstream request gets the same policy:
 Nothing here logs a URL's query string or a body (either may carry a secret).
 """
 
+import contextlib
 import email.utils
 import logging
 import os
 import random
+import threading
 import time
 import urllib.parse
 
@@ -78,8 +80,10 @@ class Request(google.auth.transport.Request):
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = f"credhelper/{__version__}"
         self.clock, self.sleep = clock, sleep
-        self.deadline = clock() + (deadline_from_env() if deadline_secs is None else deadline_secs)
+        self.deadline_secs = deadline_from_env() if deadline_secs is None else deadline_secs
+        self.deadline = clock() + self.deadline_secs
         self.attempts = 0  # total HTTP attempts made through this object
+        self.last_answer = None  # (endpoint_name, HTTP status) of the last response, for messages
 
     def remaining(self):
         return self.deadline - self.clock()
@@ -89,7 +93,8 @@ class Request(google.auth.transport.Request):
         for attempt in range(1, MAX_ATTEMPTS + 1):
             left = self.remaining()
             if left <= 0:
-                raise DeadlineExceeded(f"deadline exceeded before a request to {where} could be made")
+                raise DeadlineExceeded(f"the {self.deadline_secs:g} s deadline (CREDHELPER_DEADLINE_SECS) ran out "
+                                       f"before a request to {where} could be made")
             per_try = min(timeout or REQUEST_TIMEOUT_SECS, REQUEST_TIMEOUT_SECS, left)
             self.attempts += 1
             try:
@@ -97,14 +102,21 @@ class Request(google.auth.transport.Request):
                                             stream=True, **kwargs)
                 data = _read_limited(resp)
                 status = resp.status_code
+                self.last_answer = (where, status)
                 log.debug("%s %s -> %s", method, where, status)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:
                 kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "connection failed"
                 log.info("%s %s: %s (attempt %d)", method, where, kind, attempt)
                 if attempt == MAX_ATTEMPTS or not self._backoff(attempt, None):
+                    if self.remaining() <= 0 or (kind == "timed out" and per_try >= left):
+                        kind = (f"no answer within the {self.deadline_secs:g} s deadline "
+                                f"(CREDHELPER_DEADLINE_SECS); {kind}")
                     raise google.auth.exceptions.TransportError(f"{where}: {kind} after {attempt} attempt(s)") from None
                 continue
+            except _TooLarge:
+                raise google.auth.exceptions.TransportError(
+                    f"{where}: answered more than {MAX_RESPONSE_BYTES >> 20} MiB, which is not a token response") from None
             except requests.exceptions.RequestException as exc:
                 raise google.auth.exceptions.TransportError(f"{where}: {type(exc).__name__}") from None
             if status in RETRY_STATUS and attempt < MAX_ATTEMPTS:
@@ -126,13 +138,56 @@ class Request(google.auth.transport.Request):
         return True
 
 
+class _TooLarge(requests.exceptions.RequestException):
+    pass
+
+
+# -- google-auth's own retry loops ------------------------------------------------------------------
+# google-auth retries the token endpoint (3 attempts) and the metadata server (5) itself, with
+# time.sleep between attempts. On top of this transport that would make 4 x 3 requests to a failing
+# token endpoint and sleep past the deadline. While credhelper refreshes a credential, google-auth's
+# loops make one attempt: the retry policy is this module's alone. Elsewhere (other code using
+# google-auth in the same process) they behave as google-auth made them.
+
+_refreshing = threading.local()
+
+
+def _install_single_attempt_backoff():
+    try:
+        from google.auth._exponential_backoff import ExponentialBackoff
+    except ImportError:
+        return
+    original = ExponentialBackoff.__next__
+    if getattr(original, "_credhelper_single_attempt", False):
+        return
+
+    def __next__(self):
+        if getattr(_refreshing, "depth", 0) and getattr(self, "_backoff_count", 0) >= 1:
+            raise StopIteration
+        return original(self)
+
+    __next__._credhelper_single_attempt = True
+    ExponentialBackoff.__next__ = __next__
+
+
+@contextlib.contextmanager
+def google_auth_single_attempt():
+    """Inside: google-auth's own retry loops stop after one attempt (this transport retries)."""
+    _install_single_attempt_backoff()
+    _refreshing.depth = getattr(_refreshing, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _refreshing.depth -= 1
+
+
 def _read_limited(resp):
     chunks, size = [], 0
     for chunk in resp.iter_content(65536):
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             resp.close()
-            raise requests.exceptions.ContentDecodingError("response too large")
+            raise _TooLarge("response too large")
         chunks.append(chunk)
     return b"".join(chunks)
 

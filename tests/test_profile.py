@@ -151,4 +151,4 @@ def test_world_writable_profile_gets_a_warning(tmp_path):
     result = subprocess.run([sys.executable, "-m", "credhelper", "profiles", "show", "--config", str(path)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "writable by other users" in result.stderr and "chmod go-w" in result.stderr
+    assert "writable by other users" in result.stderr and f"chmod 600 {path}" in result.stderr

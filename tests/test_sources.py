@@ -6,7 +6,6 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 
 from support import SOURCE, TARGET, cli_env, run_cli, write_profiles
 

@@ -105,7 +105,7 @@ def parse_store(data):
     """store's JSON: an object with string ServerURL, Username, Secret; ProtocolError otherwise."""
     try:
         obj = json.loads(_text(data))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProtocolError("store expects a JSON object on stdin") from None
     if not isinstance(obj, dict) or not all(isinstance(obj.get(k), str) for k in ("ServerURL", "Username", "Secret")):
         raise ProtocolError("store expects {\"ServerURL\": ..., \"Username\": ..., \"Secret\": ...}")
@@ -202,7 +202,7 @@ def configure(args, env=os.environ):
             data = json.load(f)
     except FileNotFoundError:
         data = {}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise CredhelperError(f"{path}: cannot read the docker config ({type(exc).__name__})",
                               hint="fix or move the file, then run this again") from None
     if not isinstance(data, dict) or not isinstance(data.get("credHelpers", {}), dict):

@@ -96,7 +96,7 @@ def jwt_audience(value):
         payload = value.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         return claims.get("aud") if isinstance(claims, dict) else None
-    except (IndexError, ValueError, TypeError):
+    except (IndexError, ValueError, TypeError, RecursionError):
         return None
 
 
@@ -105,7 +105,7 @@ def reusable(path, audience, token_type, margin_secs, now):
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not (isinstance(data, dict) and data.get("version") == VERSION and data.get("success") is True
             and data.get("token_type") == token_type and isinstance(data.get("id_token"), str)):
@@ -118,10 +118,23 @@ def reusable(path, audience, token_type, margin_secs, now):
     return data
 
 
+def _makedirs_private(path):
+    """Create path and its missing parents, each 0700 (os.makedirs gives the parents the umask's mode)."""
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        if os.path.dirname(path) == path:
+            break
+        path = os.path.dirname(path)
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, 0o700)
+
+
 def write_private(path, data):
     """Write JSON to path atomically, 0600, creating a missing parent directory 0700."""
     parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, mode=0o700, exist_ok=True)
+    _makedirs_private(parent)
     tmp = os.path.join(parent, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_TRUNC, 0o600)
     try:
@@ -242,6 +255,7 @@ def configure(args, env=os.environ):
     path = os.path.abspath(os.path.expanduser(args.output))
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as exc:

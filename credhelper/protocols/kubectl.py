@@ -36,7 +36,7 @@ def requested_api_version(env=os.environ):
         raise ProtocolError(f"KUBERNETES_EXEC_INFO is larger than {MAX_EXEC_INFO_CHARS} characters")
     try:
         info = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProtocolError("KUBERNETES_EXEC_INFO is not JSON",
                             hint="kubectl sets it; unset it to get a v1beta1 ExecCredential") from None
     if not isinstance(info, dict):

@@ -1,0 +1,347 @@
+"""Issue 8, secrets: no token, refresh token, client secret or private key on stdout, stderr or in
+any file credhelper writes, on every failing path, with -vv debug logging on (tokens appear only
+where a protocol returns one on success); private files and directories; the warning for profile
+and credentials files others can write; the metadata server listening on loopback only.
+
+All against the emulator (its tokens are easy to spot: ya29.EMULATED-..., 1//EMULATED-...) and
+real credhelper processes.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from credhelper import profile as profile_module
+from support import DELEGATE_C, TARGET, cli_env, run_cli, write_profiles
+
+AUDIENCE = "https://svc.example.com"
+GIT_GET = "protocol=https\nhost=source.developers.google.com\n\n"
+
+
+def secret_patterns(sample):
+    """Regexes for everything secret in this world: tokens of every kind, key material, the client secret."""
+    user = json.load(open(sample.authorized_user))
+    key = json.load(open(sample.source_key))
+    key_body = "".join(key["private_key"].splitlines()[1:-1])
+    return {
+        "access token": re.compile(r"ya29\.(?!<redacted>)"),
+        "refresh token": re.compile(r"1//(?!<redacted>)\S"),
+        "JWT (ID token, assertion, subject token)": re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}"),
+        "private key": re.compile(r"-----BEGIN|PRIVATE KEY|" + re.escape(key_body[60:100])),
+        "client secret": re.compile(re.escape(user["client_secret"]) + "|EMULATED-secret"),
+        "subject token": re.compile(re.escape(open(sample.subject_token).read().strip()[-40:])),
+    }
+
+
+def leaks(text, patterns):
+    return sorted(name for name, pattern in patterns.items() if pattern.search(text))
+
+
+@pytest.fixture
+def world(tmp_path, emulator, sample):
+    user = json.load(open(sample.authorized_user))
+    revoked = tmp_path / "revoked-user.json"
+    revoked.write_text(json.dumps({**user, "refresh_token": "1//EMULATED-revoked-refresh-token"}))
+    wrong_secret = tmp_path / "wrong-secret-user.json"
+    wrong_secret.write_text(json.dumps({**user, "client_secret": "EMULATED-secret-wrong-but-secret"}))
+    no_client = tmp_path / "no-client-id.json"
+    no_client.write_text(json.dumps({k: v for k, v in user.items() if k != "client_id"}))
+    key = json.load(open(sample.source_key))
+    broken_key = tmp_path / "broken-key.json"
+    broken_key.write_text(json.dumps({**key, "private_key": key["private_key"][:400]}))
+    not_json = tmp_path / "not-json-key.json"
+    not_json.write_text(json.dumps(key)[:-40])
+    s = str(sample.source_key)
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {
+        "t": {"source": s, "target": TARGET},
+        "skip": {"source": s, "delegates": DELEGATE_C, "target": TARGET},  # hop 1 denied
+        "user": {"source": str(sample.authorized_user), "target": TARGET},
+        "revoked": {"source": str(revoked), "target": TARGET},
+        "wrong-secret": {"source": str(wrong_secret), "target": TARGET},
+        "ext": {"source": str(sample.external_account), "target": TARGET},
+    }, cache="file")
+    broken = tmp_path / "broken.ini"
+    broken.write_text(f"[default]\nsource = {sample.authorized_user}\ntarget = {TARGET}\nlifetime = 99h\n")
+    bad_files = {name: write_profiles(tmp_path / f"{name}.ini", emulator.url, {"default": {"source": str(path),
+                                                                                          "target": TARGET}})
+                 for name, path in (("no-client-id", no_client), ("broken-key", broken_key), ("not-json", not_json))}
+    env = cli_env(tmp_path, config, GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE=AUDIENCE, CREDHELPER_DEADLINE_SECS="20")
+    return env, str(broken), bad_files
+
+
+FAULTS = {"500s": {"status": 500, "times": None}, "truncated": {"status": 200, "body": "truncated", "times": None}}
+
+# (id, argv, stdin, fault on an endpoint, extra env, expected exit)
+FAILING = [
+    ("denied hop", ["print-access-token", "--profile", "skip"], "", None, {}, 1),
+    ("denied hop, git", ["git-credential", "--profile", "skip", "get"], GIT_GET, None, {}, 1),
+    ("denied hop, docker", ["docker-credential", "get"], "gcr.io", None, {"CREDHELPER_PROFILE": "skip"}, 1),
+    ("denied hop, kubectl", ["kubectl", "--profile", "skip"], "", None, {}, 1),
+    ("denied hop, executable", ["executable", "--profile", "skip"], "", None, {}, 1),
+    ("denied hop, identity token", ["print-identity-token", "--profile", "skip", "--audience", AUDIENCE], "", None, {}, 1),
+    ("revoked refresh token", ["print-access-token", "--profile", "revoked"], "", None, {}, 1),
+    ("wrong client secret", ["print-access-token", "--profile", "wrong-secret"], "", None, {}, 1),
+    ("500s to exhaustion, IAM", ["print-access-token", "--profile", "t"], "", ("generateAccessToken", "500s"), {}, 1),
+    ("500s to exhaustion, user refresh", ["print-access-token", "--profile", "user"], "", ("token", "500s"), {}, 1),
+    ("500s to exhaustion, STS", ["print-access-token", "--profile", "ext"], "", ("sts", "500s"), {}, 1),
+    ("truncated JSON, token", ["kubectl", "--profile", "user"], "", ("token", "truncated"), {}, 1),
+    ("truncated JSON, IAM", ["git-credential", "--profile", "t", "get"], GIT_GET, ("generateAccessToken", "truncated"),
+     {}, 1),
+    ("whoami, denied", ["whoami", "--profile", "skip"], "", None, {}, 1),
+    ("doctor, denied", ["doctor", "--profile", "skip"], "", None, {}, 1),
+    ("serve-metadata, denied", ["serve-metadata", "--profile", "skip"], "", None, {}, 1),
+    ("exec, denied", ["exec", "--profile", "skip", "--", "true"], "", None, {}, 1),
+    ("git: a password line and a broken line",
+     ["git-credential", "--profile", "t", "get"], "protocol=https\nhost=h\npassword=ya29.EMULATED-from-git\nbroken\n",
+     None, {}, 2),
+    ("docker: store with a broken JSON secret",
+     ["docker-credential", "store"], '{"ServerURL": "gcr.io", "Secret": "ya29.EMULATED-from-docker"', None, {}, 2),
+    ("docker: a token instead of a registry", ["docker-credential", "get"], "ya29.EMULATED-as-url x", None, {}, 2),
+    ("kubectl: broken exec info", ["kubectl", "--profile", "t"], "", None, {"KUBERNETES_EXEC_INFO": '{"kind": '}, 2),
+    ("executable: SAML asked", ["executable", "--profile", "t"], "", None,
+     {"GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE": "urn:ietf:params:oauth:token-type:saml2"}, 2),
+]
+
+
+@pytest.mark.parametrize("case", FAILING, ids=[c[0] for c in FAILING])
+def test_failing_paths_with_debug_logging_never_show_a_secret(emulator, world, sample, case):
+    name, argv, stdin, fault, extra, expected = case
+    env, _, _ = world
+    patterns = secret_patterns(sample)
+    emulator.reset()
+    if fault:
+        emulator.faults.add(endpoint=fault[0], **FAULTS[fault[1]])
+    result = run_cli(["-vv", *argv], {**env, **extra}, input=stdin, timeout=60)
+    assert result.returncode == expected, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    found = leaks(result.stdout, patterns) + leaks(result.stderr, patterns)
+    debug_lines = sum(line.startswith("credhelper: DEBUG") for line in result.stderr.splitlines())
+    print(f"\n{name}: exit {result.returncode}, {len(result.stderr.splitlines())} stderr lines "
+          f"({debug_lines} debug), secrets found: {found or 'none'}")
+    assert found == [], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name, bad", [("bad profile", None), ("no client_id", "no-client-id"),
+                                       ("corrupt private key", "broken-key"), ("truncated key file", "not-json")])
+def test_bad_profile_and_credentials_files_never_show_their_secrets(world, sample, name, bad):
+    env, broken, bad_files = world
+    config = broken if bad is None else bad_files[bad]
+    result = run_cli(["-vv", "print-access-token", "--config", config], env)
+    assert result.returncode == 3, result.stderr
+    found = leaks(result.stdout + result.stderr, secret_patterns(sample))
+    print(f"\n{name}: exit {result.returncode}: {result.stderr.splitlines()[0][-110:]}; secrets found: {found or 'none'}")
+    assert found == [] and "Traceback" not in result.stderr
+
+
+SUCCESS = [  # a protocol that returns a token does so on stdout only: stderr stays clean under -vv
+    ("print-access-token", ["print-access-token", "--profile", "user", "--refresh"], "", {}),
+    ("git get", ["git-credential", "--profile", "t", "get"], GIT_GET, {}),
+    ("docker get", ["docker-credential", "get"], "gcr.io", {"CREDHELPER_PROFILE": "t"}),
+    ("kubectl", ["kubectl", "--profile", "t"], "", {}),
+    ("executable", ["executable", "--profile", "t"], "", {}),
+    ("identity token", ["print-identity-token", "--profile", "ext", "--audience", AUDIENCE], "", {}),
+]
+
+
+@pytest.mark.parametrize("case", SUCCESS, ids=[c[0] for c in SUCCESS])
+def test_on_success_the_token_is_on_stdout_only(emulator, world, sample, case):
+    name, argv, stdin, extra = case
+    env, _, _ = world
+    patterns = secret_patterns(sample)
+    result = run_cli(["-vv", *argv], {**env, **extra}, input=stdin)
+    assert result.returncode == 0, result.stderr
+    on_stdout = leaks(result.stdout, patterns)
+    assert on_stdout and set(on_stdout) <= {"access token", "JWT (ID token, assertion, subject token)"}
+    assert leaks(result.stderr, patterns) == []
+    print(f"\n{name}: stdout carries {on_stdout}; stderr ({len(result.stderr.splitlines())} lines at -vv): clean")
+
+
+def test_no_file_credhelper_writes_holds_a_secret_except_the_token_stores(emulator, world, sample, tmp_path):
+    env, _, _ = world
+    out_file = tmp_path / "run" / "exe-out.json"
+    for argv, stdin, extra in [(["print-access-token", "--profile", "user"], "", {}),
+                               (["git-credential", "--profile", "t", "get"], GIT_GET, {}),
+                               (["executable", "--profile", "t"], "", {"GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE": str(out_file)}),
+                               (["print-access-token", "--profile", "revoked"], "", {}),
+                               (["cache", "list"], "", {})]:
+        run_cli(["-vv", *argv], {**env, **extra}, input=stdin)
+    patterns, scanned, holding = secret_patterns(sample), [], []
+    for root, _, files in os.walk(tmp_path / "runtime"):
+        for name in files:
+            path = os.path.join(root, name)
+            text = open(path, "rb").read().decode("utf-8", "replace")
+            by_design = os.path.basename(root) == "tokens" or path == str(out_file)
+            (holding if by_design else scanned).append(os.path.relpath(path, tmp_path))
+            if not by_design:
+                assert leaks(text, patterns) == [], path
+    print(f"\nfiles scanned, no secret in any: {sorted(scanned)}\ntoken stores (tokens by design): {sorted(holding)}")
+    assert any(p.endswith("index.json") for p in scanned)
+
+
+# -- private files and directories ----------------------------------------------------------------------
+
+def modes(root):
+    """{relative path: mode} of root and everything under it."""
+    out = {".": stat.S_IMODE(os.lstat(root).st_mode)}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(dirpath, name)
+            out[os.path.relpath(path, root)] = stat.S_IMODE(os.lstat(path).st_mode)
+    return out
+
+
+def run_umask0(args, env, **kw):
+    """The CLI under umask 000: every mode it ends up with is one it chose, not the umask's."""
+    return subprocess.run([sys.executable, "-m", "credhelper", *args], env=env, capture_output=True, text=True,
+                          timeout=60, preexec_fn=lambda: os.umask(0), **kw)
+
+
+def assert_private(root, label):
+    found = modes(root)
+    bad = {p: oct(m) for p, m in found.items()
+           if m != (0o700 if os.path.isdir(os.path.join(root, p)) else 0o600)}
+    print(f"\n{label}: " + ", ".join(f"{p} {oct(m)[2:]}" for p, m in sorted(found.items())))
+    assert found and bad == {}, bad
+
+
+def test_cache_fallback_store_and_output_files_are_0600_in_0700_directories(emulator, world, sample, tmp_path):
+    env, _, _ = world
+    runtime = tmp_path / "runtime" / "credhelper"
+    assert run_umask0(["print-access-token", "--profile", "t"], env).returncode == 0
+    out_file = tmp_path / "runtime" / "new" / "deeper" / "exe.json"
+    done = run_umask0(["executable", "--profile", "t"], {**env, "GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE": str(out_file)})
+    assert done.returncode == 0, done.stdout
+    assert_private(runtime, "file backend, umask 000")
+    assert_private(tmp_path / "runtime" / "new", "executable output file in new directories, umask 000")
+
+    # no keyring at all: the fallback store, with its warning once
+    fallback_rt = tmp_path / "fallback-runtime"
+    fallback_rt.mkdir(mode=0o700)
+    config = write_profiles(tmp_path / "keyring.ini", emulator.url, {"default": {"source": str(sample.source_key),
+                                                                                "target": TARGET}}, cache="keyring")
+    no_bus = {**env, "CREDHELPER_CONFIG": config, "XDG_RUNTIME_DIR": str(fallback_rt),
+              "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/bus"}
+    first, second = run_umask0(["print-access-token"], no_bus), run_umask0(["print-access-token", "--refresh"], no_bus)
+    assert first.returncode == second.returncode == 0, first.stderr
+    assert "warning" in first.stderr and "writable" not in first.stderr and second.stderr == ""
+    assert os.listdir(fallback_rt / "credhelper" / "tokens")
+    assert_private(fallback_rt / "credhelper", "keyring fallback store, umask 000")
+
+    # configure external-account --output over an existing world-readable file
+    output = tmp_path / "wif.json"
+    output.write_text("{}")
+    output.chmod(0o644)
+    done = run_umask0(["configure", "external-account", "--profile", "t", "--audience", AUDIENCE,
+                       "--output", str(output)], env)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600
+    print(f"configure external-account --output over a 0644 file: now {oct(stat.S_IMODE(output.stat().st_mode))}")
+
+
+# -- files others can write ---------------------------------------------------------------------------------
+
+def test_profile_and_credentials_files_others_can_write_get_one_warning_each(emulator, sample, tmp_path):
+    key = tmp_path / "key.json"
+    key.write_text(open(sample.source_key).read())
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"source": str(key), "target": TARGET}},
+                            cache="file")
+    env = cli_env(tmp_path, config)
+    rows = []
+    for config_mode, key_mode in [(0o600, 0o600), (0o644, 0o644), (0o664, 0o600), (0o600, 0o646), (0o666, 0o666)]:
+        os.chmod(config, config_mode)
+        os.chmod(key, key_mode)
+        result = run_cli(["print-access-token", "--refresh"], env)  # reads the key twice: resolve, then mint
+        assert result.returncode == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if "writable by other users" in line]
+        expected = [path for path, mode in ((config, config_mode), (str(key), key_mode)) if mode & 0o022]
+        assert len(warnings) == len(expected), warnings  # once per file per process, however often it is read
+        for path, line in zip(expected, warnings):
+            assert line == (f"credhelper: warning: {path} is writable by other users; anyone who can edit it "
+                            f"can choose your identity (fix: chmod 600 {path})")
+        rows.append(f"profile {oct(config_mode)[2:]}, key {oct(key_mode)[2:]}: {len(warnings)} warning(s)")
+    print("\n" + "\n".join(rows) + f"\nexample: {warnings[0]}")
+
+
+def test_an_adc_file_others_can_write_gets_the_warning_too(emulator, sample, tmp_path):
+    adc = tmp_path / "adc.json"
+    adc.write_text(open(sample.source_key).read())
+    adc.chmod(0o664)
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"target": TARGET}}, cache="none")
+    result = run_cli(["print-access-token"], cli_env(tmp_path, config, GOOGLE_APPLICATION_CREDENTIALS=str(adc)))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (f"credhelper: warning: {adc} is writable by other users; anyone who can edit it "
+                             f"can choose your identity (fix: chmod 600 {adc})\n")
+
+
+def test_the_warning_is_given_once_per_process_on_the_hot_path(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(profile_module, "_warned_writable", set())
+    path = tmp_path / "profiles.ini"
+    path.write_text("[default]\n")
+    path.chmod(0o620)
+    for _ in range(50):
+        profile_module.load_config(str(path))
+    assert capsys.readouterr().err.count("writable by other users") == 1
+
+
+# -- the metadata server listens on loopback only ---------------------------------------------------------------
+
+def listening_sockets(pid):
+    """[(address, port)] of the TCP sockets process pid listens on, from /proc (IPv4 and IPv6)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        with open(f"/proc/{pid}/net/{table}") as f:
+            for row in f.read().splitlines()[1:]:
+                fields = row.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state != "0A" or inode not in inodes:  # 0A: LISTEN
+                    continue
+                hex_addr, hex_port = local.split(":")
+                raw = bytes.fromhex(hex_addr)
+                if family == socket.AF_INET:
+                    raw = raw[::-1]
+                else:
+                    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                found.append((socket.inet_ntop(family, raw), int(hex_port, 16)))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_serve_metadata_listens_on_loopback_only(emulator, world, tmp_path):
+    env, _, _ = world
+    url_file = tmp_path / "metadata-url"
+    proc = subprocess.Popen([sys.executable, "-m", "credhelper", "serve-metadata", "--profile", "t",
+                             "--url-file", str(url_file)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not url_file.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+            time.sleep(0.05)
+        advertised = url_file.read_text().strip()
+        sockets = listening_sockets(proc.pid)
+        print(f"\nserve-metadata advertises {advertised}; listening sockets: {sockets}")
+        assert sockets == [("127.0.0.1", int(advertised.rsplit(":", 1)[1]))]
+        others = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} - {"127.0.0.1"}
+        for address in sorted(others)[:3]:  # the same port on the machine's other addresses: refused
+            with pytest.raises(OSError):
+                socket.create_connection((address, sockets[0][1]), timeout=2).close()
+            print(f"  {address}:{sockets[0][1]} refused")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
