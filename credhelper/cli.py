@@ -322,7 +322,8 @@ def main(argv=None):
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    _setup_logging(args.verbose)
+    if args.command != "executable":  # google-auth reads the executable's stderr into its JSON answer
+        _setup_logging(args.verbose)
     return run_handler(args.handler, args)
 
 

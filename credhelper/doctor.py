@@ -174,7 +174,7 @@ def _check_permissions(config, profile, report):
         mode = _mode(config.path)
         if mode is not None and mode & 0o022:
             report.warn(f"{config.path} is writable by other users (anyone who can edit it chooses your identity)",
-                        f"chmod go-w {config.path}")
+                        f"chmod 600 {config.path}")
         else:
             report.ok(f"{config.path} is writable by you only")
     for p in _profiles_in_chain(profile):

@@ -113,6 +113,16 @@ def test_denied_chain_answers_on_stdout_only(world, sample, tmp_path):
     assert "cannot impersonate" in body["message"]
 
 
+def test_verbose_logging_never_reaches_the_answer(world, sample):
+    _, env = world
+    for profile, status in (("wif", 0), ("denied", 1)):
+        done = subprocess.run(["credhelper", "-vv", "executable", "--profile", profile], capture_output=True, text=True,
+                              env={**env, "GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE": sample.google_provider_audience},
+                              timeout=60)
+        assert done.returncode == status and done.stderr == ""
+        assert json.loads(done.stdout)["success"] is (status == 0)
+
+
 def test_unknown_profile_is_a_profile_error(world, sample):
     _, env = world
     done = run_exe(env, "--profile", "nope", GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE="aud")
