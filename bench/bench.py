@@ -1,6 +1,6 @@
 """How fast is a cached token? Medians of repeated fresh processes, against the local emulator.
 
-    python3 bench/bench.py [--runs N] [--json FILE]
+    python3 bench/bench.py [--runs N] [--json FILE] [--markdown FILE]
 
 Measures, each as the median wall time of N fresh processes (after one warm-up run), with the
 peak RSS (GNU time, max of 3 more runs) and the upstream requests each made (emulator
@@ -40,6 +40,7 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=21, help="timed runs per fast command (default 21)")
     parser.add_argument("--slow-runs", type=int, default=7, help="timed runs per gcloud command (default 7)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown (for README.md)")
     args = parser.parse_args(argv)
     if os.environ.get(INNER) != "1":
         return _reexec_in_private_session(argv)
@@ -47,6 +48,9 @@ def main(argv=None):
         _start_keyring(tmp)
         rows = Bench(tmp, args).run_all()
     _print_table(rows)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(_markdown(rows))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
@@ -234,16 +238,29 @@ class Bench:
                 self.case(f"{name} (impersonating)", argv, impersonating, stdin=stdin, runs=runs)
 
 
+def _cells(r, floor, hit):
+    return (r["name"], f"{r['median_ms']:.1f}", f"{r['median_ms'] / floor:.2f}",
+            f"{r['median_ms'] / hit['median_ms']:.1f}" if hit else "-", f"{r['peak_rss_mb']:.1f}",
+            f"{r['requests_per_run']:g}" + (" !" if r.get("note") else "")
+            + (f" ({r['failures']} failed)" if r["failures"] else ""))
+
+
+def _markdown(rows):
+    floor = next(r for r in rows if r["name"] == "python -c pass")["median_ms"]
+    hit = next((r for r in rows if r["name"].startswith("credhelper print-access-token, warm")), None)
+    lines = ["| command | median ms | x python | x hit | peak RSS MB | requests/run |",
+             "|---|---:|---:|---:|---:|---:|"]
+    lines += ["| " + " | ".join(_cells(r, floor, hit)) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
 def _print_table(rows):
     floor = next(r for r in rows if r["name"] == "python -c pass")["median_ms"]
     hit = next((r for r in rows if r["name"].startswith("credhelper print-access-token, warm")), None)
     head = ("command", "median ms", "x python", "x hit", "peak RSS MB", "requests/run")
     table = [head]
     for r in rows:
-        table.append((r["name"], f"{r['median_ms']:.1f}", f"{r['median_ms'] / floor:.2f}",
-                      f"{r['median_ms'] / hit['median_ms']:.1f}" if hit else "-", f"{r['peak_rss_mb']:.1f}",
-                      f"{r['requests_per_run']:g}" + (" !" if r.get("note") else "")
-                      + (f" ({r['failures']} failed)" if r["failures"] else "")))
+        table.append(_cells(r, floor, hit))
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for i, row in enumerate(table):
         print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))))

@@ -1,11 +1,14 @@
 """The profile file: parsing, resolution and the errors a user sees for each mistake."""
 
 import json
+import re
 import os
 import subprocess
 import sys
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from credhelper.errors import EXIT_PROFILE, ProfileError
 from credhelper.profile import load_config, parse_config, profile_from_flags, selected_profile_name
@@ -152,3 +155,49 @@ def test_world_writable_profile_gets_a_warning(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "writable by other users" in result.stderr and f"chmod 600 {path}" in result.stderr
+
+
+# -- the hot path's plain checks agree with the regular expressions they replaced -----------------
+
+EMAIL_RE = re.compile(r"^[a-z0-9][a-z0-9._%+-]*@[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$", re.IGNORECASE)
+DURATION_RE = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$", re.IGNORECASE)
+
+
+@settings(max_examples=1500, deadline=None)
+@example("a@b.c")
+@example("a@b.cc")
+@example("a@.cc")
+@example("-a@b.cc")
+@example("a@b-.cc")
+@example("a@b..cc")
+@example("a@b.c1")
+@example("a@@b.cc")
+@example("A.B%c+d-e@X-1.y.ZZ")
+@given(st.one_of(st.text(alphabet="aZ0_.%+-@ .xY9\t", max_size=20),
+                 st.from_regex(EMAIL_RE, fullmatch=True).filter(str.isascii),
+                 st.text(max_size=12)))
+def test_is_email_agrees_with_the_email_pattern_on_ascii(value):
+    from credhelper.profile import is_email
+
+    if value.isascii() and "\n" not in value:
+        assert is_email(value) == bool(EMAIL_RE.match(value))
+    else:
+        assert not is_email(value) or bool(EMAIL_RE.match(value))  # never looser than the pattern
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(st.text(alphabet="0123456789 smhSMHx\t.", max_size=8), st.text(max_size=6)))
+def test_parse_duration_agrees_with_the_duration_pattern_on_ascii(value):
+    from credhelper.profile import parse_duration
+
+    where = ("f", "s", "lifetime", 1)
+    m = DURATION_RE.match(value)
+    try:
+        got = parse_duration(value, where=where, minimum=0, maximum=10**12)
+    except ProfileError:
+        got = None
+    if value.isascii() and "\n" not in value and "\x0b" not in value and "\x0c" not in value and "\x1c" not in value:
+        expected = int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2).lower()] if m else None
+        assert got == expected
+    elif got is not None:  # never accepts what the pattern refused
+        assert m and got == int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2).lower()]
