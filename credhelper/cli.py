@@ -324,6 +324,11 @@ def main(argv=None):
         return EXIT_USAGE
     if args.command != "executable":  # google-auth reads the executable's stderr into its JSON answer
         _setup_logging(args.verbose)
+    # google-auth warns on import under Python 3.9 (end of life) and about ADC quota projects: not the
+    # user's business on every git fetch, and it would break the protocols that read stderr
+    import warnings  # already loaded by argparse
+
+    warnings.filterwarnings("ignore", module=r"google(\.|$)")
     return run_handler(args.handler, args)
 
 
