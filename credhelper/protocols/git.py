@@ -36,7 +36,7 @@ import fnmatch
 import os
 import sys
 
-from credhelper.errors import EXIT_AUTH, EXIT_INTERRUPTED, CredhelperError, ProtocolError, UsageError
+from credhelper.errors import CredhelperError, ProtocolError, UsageError
 
 OPERATIONS = ("get", "store", "erase")
 MAX_INPUT_BYTES = 1 << 20
@@ -211,22 +211,9 @@ def answer(args, data, env=os.environ):
 def run(args, env=os.environ, stdin=None, stdout=None):
     """Handler of `credhelper git-credential OPERATION` (git-credential-credhelper)."""
     stdin = stdin or sys.stdin.buffer
-    stdout = stdout or sys.stdout
-    try:
-        data = stdin.read(MAX_INPUT_BYTES + 1)
-        text = answer(args, data, env)
-    except CredhelperError as exc:
-        sys.stderr.write(f"credhelper: {exc}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("credhelper: interrupted\n")
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # the type only: the message may hold a secret
-        sys.stderr.write(f"credhelper: internal error ({type(exc).__name__}); please report it\n")
-        return EXIT_AUTH
-    stdout.write(text)
-    stdout.flush()
-    return 0
+    from credhelper.protocols import selection
+
+    return selection.write_answer(lambda: answer(args, stdin.read(MAX_INPUT_BYTES + 1), env), stdout or sys.stdout)
 
 
 # -- configure git ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from credhelper.errors import EXIT_AUTH, EXIT_INTERRUPTED, CredhelperError, ProtocolError, UsageError
+from credhelper.errors import CredhelperError, ProtocolError, UsageError
 
 V1 = "client.authentication.k8s.io/v1"
 V1BETA1 = "client.authentication.k8s.io/v1beta1"
@@ -70,21 +70,9 @@ def answer(args, env=os.environ):
 
 def run(args, env=os.environ, stdout=None):
     """Handler of `credhelper kubectl`."""
-    stdout = stdout or sys.stdout
-    try:
-        text = answer(args, env)
-    except CredhelperError as exc:
-        sys.stderr.write(f"credhelper: {exc}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("credhelper: interrupted\n")
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # the type only: the message may hold a secret
-        sys.stderr.write(f"credhelper: internal error ({type(exc).__name__}); please report it\n")
-        return EXIT_AUTH
-    stdout.write(text)
-    stdout.flush()
-    return 0
+    from credhelper.protocols import selection
+
+    return selection.write_answer(lambda: answer(args, env), stdout or sys.stdout)
 
 
 def configure(args, env=os.environ):

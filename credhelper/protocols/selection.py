@@ -48,6 +48,28 @@ def forget(config, profile, kind, **params):
     return True
 
 
+def write_answer(produce, stdout):
+    """For the protocols whose client shows stderr (git, kubectl): produce() -> text goes to stdout,
+    whole; a failure goes to stderr as one message, never a partial answer or a traceback.
+    Returns the exit code."""
+    from credhelper.errors import EXIT_AUTH, EXIT_INTERRUPTED, CredhelperError
+
+    try:
+        text = produce()
+    except CredhelperError as exc:
+        sys.stderr.write(f"credhelper: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("credhelper: interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the type only: the message may hold a secret
+        sys.stderr.write(f"credhelper: internal error ({type(exc).__name__}); please report it\n")
+        return EXIT_AUTH
+    stdout.write(text)
+    stdout.flush()
+    return 0
+
+
 def self_command(*args):
     """argv that runs credhelper by absolute path, for configs other programs execute later."""
     import shutil  # configure only: not on the helpers' hot path
