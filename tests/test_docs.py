@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from credhelper import cache, cli, errors, execute, profile
+from credhelper import arguments, cache, cli, errors, execute, profile
 
 ROOT = Path(__file__).resolve().parent.parent
 MAN = ROOT / "man"
@@ -354,7 +354,7 @@ def test_exit_status_matches_the_code():
     codes |= {v for k, v in vars(execute).items() if k.startswith("EXIT_") and isinstance(v, int)}
     documented = {int(words(line)[1]) for line in list_items(sections(MAN / "credhelper.1")["EXIT STATUS"])}
     assert documented == codes
-    in_help = {int(m) for m in re.findall(r"^\s+(\d+)\s", cli.EXIT_CODES_EPILOG, re.MULTILINE)}
+    in_help = {int(m) for m in re.findall(r"^\s+(\d+)\s", arguments.EXIT_CODES_EPILOG, re.MULTILINE)}
     assert in_help == {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
 
 

@@ -243,7 +243,7 @@ import sys, io
 from credhelper import cli
 sys.stdin = io.TextIOWrapper(io.BytesIO(sys.argv[1].encode()))
 status = cli.main(sys.argv[2:])
-heavy = sorted(m for m in ("google.auth", "requests", "keyring", "urllib3") if m in sys.modules)
+heavy = sorted(m for m in ("google.auth", "requests", "keyring", "urllib3", "argparse", "jeepney") if m in sys.modules)
 sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
 sys.exit(status)
 """
