@@ -573,7 +573,7 @@ def test_lock_timeout_names_the_lock_file_and_the_fix(runtime, backend):
         with pytest.raises(CacheError) as err:
             with cache.lock(key):
                 pass
-        assert 0.3 <= time.monotonic() - start < 2
+        assert 0.3 <= time.monotonic() - start < 10  # it gave up at the timeout, not at once, nor never
         message = str(err.value)
         assert os.path.join(runtime, "locks", f"{key}.lock") in message
         assert f"process {holder.pid}" in message and "lock_timeout" in message and "fix:" in message
@@ -599,9 +599,10 @@ def test_a_sigkilled_lock_holder_does_not_block_the_next_caller(runtime, backend
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
     start = time.monotonic()
-    with TokenCache(backend=backend, runtime_dir=runtime, lock_timeout_secs=5).lock(key):
+    with TokenCache(backend=backend, runtime_dir=runtime, lock_timeout_secs=30).lock(key):
         waited = time.monotonic() - start
-    assert waited < 0.5
+    print(f"\nlock taken {waited * 1000:.1f} ms after its holder was SIGKILLed")
+    assert waited < 10  # freed by the kernel at once: no waiting out the 30 s lock timeout
 
 
 MINTER = """
