@@ -6,6 +6,7 @@ may have minted meanwhile), mint, store. google-auth, requests and keyring are i
 when a mint is needed, so a hit costs little more than starting Python.
 """
 
+import os
 import sys
 import time
 
@@ -14,6 +15,7 @@ from credhelper.profile import DEFAULT_SCOPES
 from credhelper.token import ACCESS_TOKEN, ID_TOKEN, JWT, KINDS, MAX_EXPIRY, Token, checked_expiry
 
 SOURCE = "source"  # cache kind of a source credential's own access token
+DEFAULT_DEADLINE_SECS = 30.0  # for everything one command does upstream, waiting for the cache lock included
 
 
 def _stderr_warn(message):
@@ -65,16 +67,18 @@ def _cached(profile, kind, params, cache, refresh, now, request, warn, mint):
             return hit
     from credhelper.cache import LockDeadlineExceeded
 
-    request = request or _new_request()  # its deadline starts now: it covers waiting for the lock too
+    # the command's deadline covers waiting for the lock too; the transport (google-auth and requests,
+    # 0.1 s of imports) is made only once this process is the one to mint
     remaining = getattr(request, "remaining", None)
+    deadline = time.monotonic() + (remaining() if remaining else deadline_from_env())
     try:
-        with cache.lock(key, timeout_secs=remaining() if remaining else None):
+        with cache.lock(key, timeout_secs=deadline - time.monotonic()):
             if not refresh:
                 hit = cache.get(key, margin, now=now)
                 if hit is not None:
                     return hit
             try:
-                token = mint(request)
+                token = mint(request or _new_request(deadline - time.monotonic()))
             except (UpstreamError, SourceError) as exc:
                 return _stale_or_raise(cache, key, now, warn, exc)
             cache.put(key, token, _meta(profile, kind, params))
@@ -103,10 +107,19 @@ def _meta(profile, kind, params):
     return meta
 
 
-def _new_request():
+def _new_request(deadline_secs=None):
     from credhelper import transport
 
-    return transport.Request()
+    return transport.Request(deadline_secs=None if deadline_secs is None else max(deadline_secs, 0.1))
+
+
+def deadline_from_env(env=os.environ):
+    """The command's deadline in seconds: $CREDHELPER_DEADLINE_SECS, default 30, at least 0.1."""
+    try:
+        secs = float(env.get("CREDHELPER_DEADLINE_SECS", DEFAULT_DEADLINE_SECS))
+    except ValueError:
+        secs = DEFAULT_DEADLINE_SECS
+    return max(secs, 0.1)
 
 
 def source_token(profile, cache, request, now=None, refresh=False, warn=_stderr_warn):

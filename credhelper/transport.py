@@ -13,7 +13,6 @@ Nothing here logs a URL's query string or a body (either may carry a secret).
 import contextlib
 import email.utils
 import logging
-import os
 import random
 import threading
 import time
@@ -34,16 +33,7 @@ BACKOFF_BASE_SECS = 0.25
 BACKOFF_CAP_SECS = 4.0
 RETRY_AFTER_CAP_SECS = 10.0
 REQUEST_TIMEOUT_SECS = 15.0
-DEFAULT_DEADLINE_SECS = 30.0
 MAX_RESPONSE_BYTES = 1 << 20  # an answer bigger than 1 MiB is not a token response
-
-
-def deadline_from_env(env=os.environ):
-    try:
-        secs = float(env.get("CREDHELPER_DEADLINE_SECS", DEFAULT_DEADLINE_SECS))
-    except ValueError:
-        secs = DEFAULT_DEADLINE_SECS
-    return max(secs, 0.1)
 
 
 def endpoint_name(url):
@@ -80,7 +70,11 @@ class Request(google.auth.transport.Request):
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = f"credhelper/{__version__}"
         self.clock, self.sleep = clock, sleep
-        self.deadline_secs = deadline_from_env() if deadline_secs is None else deadline_secs
+        if deadline_secs is None:
+            from credhelper.broker import deadline_from_env
+
+            deadline_secs = deadline_from_env()
+        self.deadline_secs = deadline_secs
         self.deadline = clock() + self.deadline_secs
         self.attempts = 0  # total HTTP attempts made through this object
         self.last_answer = None  # (endpoint_name, HTTP status) of the last response, for messages

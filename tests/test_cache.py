@@ -777,6 +777,34 @@ def test_a_sigkilled_lock_holder_does_not_block_the_cli(emulator, cli, tmp_path,
     assert emulator.counters["generateAccessToken"] == 1
 
 
+def test_a_caller_that_waited_for_another_minter_takes_its_token_without_loading_the_transport(emulator, cli,
+                                                                                              tmp_path, backend):
+    from credhelper.profile import load_config
+
+    profile = load_config(str(tmp_path / "profiles.ini")).resolve("default")
+    key = cache_key(profile, "access_token", scopes=tuple(profile.scopes), lifetime_secs=profile.lifetime_secs)
+    runtime = os.path.join(cli.env["XDG_RUNTIME_DIR"], "credhelper")
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import sys, time
+        from credhelper.cache import TokenCache
+        with TokenCache(backend=sys.argv[1], runtime_dir=sys.argv[2]).lock(sys.argv[3]):
+            print("locked", flush=True)
+            sys.stdin.readline()
+    """), backend, runtime, key], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=subprocess_env())
+    assert holder.stdout.readline() == "locked\n"
+    waiter = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "credhelper", "print-access-token"],
+                              env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    minted = Token("access_token", "ya29.minted-by-the-lock-holder", time.time() + 3600)
+    TokenCache(backend=backend, runtime_dir=runtime).put(key, minted, {"profile": "default"})
+    holder.communicate("done\n", timeout=30)  # the holder releases the lock, as a minter does after put()
+    out, err = waiter.communicate(timeout=30)
+    assert waiter.returncode == 0, err
+    assert out.strip() == minted.value and sum(emulator.counters.values()) == 0
+    imported = {line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")}
+    assert not {m for m in imported if m.split(".")[0] in ("google", "requests", "urllib3", "keyring")}
+
+
 def test_a_warm_cli_hit_imports_neither_keyring_nor_google_auth_nor_requests(emulator, cli):
     cli()
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "credhelper", "print-access-token"],
