@@ -48,14 +48,9 @@ class NotFound(CredhelperError):
 
 
 def _text(data):
-    if isinstance(data, bytes):
-        if len(data) > MAX_INPUT_BYTES:
-            raise ProtocolError(f"input larger than {MAX_INPUT_BYTES} bytes")
-        try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtocolError("input is not UTF-8") from None
-    return data
+    from credhelper.protocols import selection
+
+    return selection.decode_input(data, MAX_INPUT_BYTES, "input")
 
 
 def registry_host(server_url):

@@ -50,13 +50,9 @@ def parse_request(data):
     Reading stops at the first blank line. ProtocolError on a line without '=', a NUL, non-UTF-8
     or oversized input.
     """
-    if isinstance(data, bytes):
-        if len(data) > MAX_INPUT_BYTES:
-            raise ProtocolError(f"credential request larger than {MAX_INPUT_BYTES} bytes")
-        try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtocolError("credential request is not UTF-8") from None
+    from credhelper.protocols import selection
+
+    data = selection.decode_input(data, MAX_INPUT_BYTES, "credential request")
     if "\x00" in data:
         raise ProtocolError("credential request contains a NUL byte")
     request = {}

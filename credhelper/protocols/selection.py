@@ -48,6 +48,20 @@ def forget(config, profile, kind, **params):
     return True
 
 
+def decode_input(data, max_bytes, what):
+    """A client's stdin (bytes, or already str) as text; ProtocolError when oversized or not UTF-8."""
+    if isinstance(data, bytes):
+        from credhelper.errors import ProtocolError
+
+        if len(data) > max_bytes:
+            raise ProtocolError(f"{what} larger than {max_bytes} bytes")
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(f"{what} is not UTF-8") from None
+    return data
+
+
 def write_answer(produce, stdout):
     """For the protocols whose client shows stderr (git, kubectl): produce() -> text goes to stdout,
     whole; a failure goes to stderr as one message, never a partial answer or a traceback.
