@@ -92,6 +92,23 @@ def subprocess_env(**extra):
     return env
 
 
+HOLD_LOCK = """
+    import sys
+    from credhelper.cache import TokenCache
+    with TokenCache(backend=sys.argv[1], runtime_dir=sys.argv[2]).lock(sys.argv[3]):
+        print("locked", flush=True)
+        sys.stdin.readline()  # until told (or killed)
+"""
+
+
+def hold_lock(backend, runtime, key):
+    """A process holding the cache lock of key: release it with holder.communicate("\\n"), or kill it."""
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(HOLD_LOCK), backend, runtime, key],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=subprocess_env())
+    assert holder.stdout.readline() == "locked\n"
+    return holder
+
+
 def run_python(code, *args, env=None, timeout=60, **kw):
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], env=env or subprocess_env(),
                           capture_output=True, text=True, timeout=timeout, **kw)
@@ -559,15 +576,8 @@ def test_concurrent_writers_lose_no_index_entry_and_readers_never_see_a_torn_ind
 
 def test_lock_timeout_names_the_lock_file_and_the_fix(runtime, backend):
     key = "ab" * 32
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
-        import sys, time
-        from credhelper.cache import TokenCache
-        with TokenCache(backend=sys.argv[1], runtime_dir=sys.argv[2]).lock(sys.argv[3]):
-            print("locked", flush=True)
-            time.sleep(60)
-    """), backend, runtime, key], stdout=subprocess.PIPE, text=True, env=subprocess_env())
+    holder = hold_lock(backend, runtime, key)
     try:
-        assert holder.stdout.readline() == "locked\n"
         cache = TokenCache(backend=backend, runtime_dir=runtime, lock_timeout_secs=0.3)
         start = time.monotonic()
         with pytest.raises(CacheError) as err:
@@ -584,14 +594,7 @@ def test_lock_timeout_names_the_lock_file_and_the_fix(runtime, backend):
 
 def test_a_sigkilled_lock_holder_does_not_block_the_next_caller(runtime, backend):
     key = "cd" * 32
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
-        import sys, time
-        from credhelper.cache import TokenCache
-        with TokenCache(backend=sys.argv[1], runtime_dir=sys.argv[2]).lock(sys.argv[3]):
-            print("locked", flush=True)
-            time.sleep(600)
-    """), backend, runtime, key], stdout=subprocess.PIPE, text=True, env=subprocess_env())
-    assert holder.stdout.readline() == "locked\n"
+    holder = hold_lock(backend, runtime, key)
     cache = TokenCache(backend=backend, runtime_dir=runtime, lock_timeout_secs=0.2)
     with pytest.raises(CacheError):
         with cache.lock(key):
@@ -752,14 +755,7 @@ def test_a_sigkilled_lock_holder_does_not_block_the_cli(emulator, cli, tmp_path,
     profile = load_config(str(tmp_path / "profiles.ini")).resolve("default")
     key = cache_key(profile, "access_token", scopes=tuple(profile.scopes), lifetime_secs=profile.lifetime_secs)
     runtime = os.path.join(cli.env["XDG_RUNTIME_DIR"], "credhelper")
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
-        import sys, time
-        from credhelper.cache import TokenCache
-        with TokenCache(backend=sys.argv[1], runtime_dir=sys.argv[2]).lock(sys.argv[3]):
-            print("locked", flush=True)
-            time.sleep(600)
-    """), backend, runtime, key], stdout=subprocess.PIPE, text=True, env=subprocess_env())
-    assert holder.stdout.readline() == "locked\n"
+    holder = hold_lock(backend, runtime, key)
     blocked = subprocess.Popen([sys.executable, "-m", "credhelper", "print-access-token"], env=cli.env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
@@ -784,20 +780,13 @@ def test_a_caller_that_waited_for_another_minter_takes_its_token_without_loading
     profile = load_config(str(tmp_path / "profiles.ini")).resolve("default")
     key = cache_key(profile, "access_token", scopes=tuple(profile.scopes), lifetime_secs=profile.lifetime_secs)
     runtime = os.path.join(cli.env["XDG_RUNTIME_DIR"], "credhelper")
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
-        import sys, time
-        from credhelper.cache import TokenCache
-        with TokenCache(backend=sys.argv[1], runtime_dir=sys.argv[2]).lock(sys.argv[3]):
-            print("locked", flush=True)
-            sys.stdin.readline()
-    """), backend, runtime, key], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=subprocess_env())
-    assert holder.stdout.readline() == "locked\n"
+    holder = hold_lock(backend, runtime, key)
     waiter = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "credhelper", "print-access-token"],
                               env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
     minted = Token("access_token", "ya29.minted-by-the-lock-holder", time.time() + 3600)
     TokenCache(backend=backend, runtime_dir=runtime).put(key, minted, {"profile": "default"})
-    holder.communicate("done\n", timeout=30)  # the holder releases the lock, as a minter does after put()
+    holder.communicate("\n", timeout=30)  # the holder releases the lock, as a minter does after put()
     out, err = waiter.communicate(timeout=30)
     assert waiter.returncode == 0, err
     assert out.strip() == minted.value and sum(emulator.counters.values()) == 0
