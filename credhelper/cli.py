@@ -19,11 +19,11 @@ COMMANDS = ("print-access-token", "print-identity-token", "sign-jwt", "profiles"
             "demo", "emulator")
 
 
-def build_parser(only=None):
+def build_parser():
     """The argparse parser (credhelper.arguments.build_parser)."""
     from credhelper import arguments
 
-    return arguments.build_parser(only)
+    return arguments.build_parser()
 
 
 # -- the hot path without argparse -----------------------------------------------------------------
@@ -134,7 +134,7 @@ def main(argv=None):
     _printable_stdio()
     args = parse_fast(argv)
     if args is None:
-        parser = build_parser(only=_command_word(argv))
+        parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
             parser.print_help(sys.stderr)
@@ -155,17 +155,6 @@ def _printable_stdio():
     for stream in (sys.stdout, sys.stderr):
         if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-
-
-def _command_word(argv):
-    """The command argv names, if it can be known before parsing: the first word after the
-    top-level options (-v, -vv, --verbose). Anything else (help, --version, a typo) gets the
-    whole parser, so usage, help and errors are the same either way."""
-    for word in argv:
-        if word in ("-v", "--verbose") or (word.startswith("-v") and set(word[1:]) == {"v"}):
-            continue
-        return word if word in COMMANDS else None
-    return None
 
 
 def git_main(argv=None):
