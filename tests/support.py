@@ -50,3 +50,56 @@ def cli_env(tmp_path, config=None, **extra):
 def run_cli(args, env, input=None, timeout=60):
     return subprocess.run([sys.executable, "-m", "credhelper", *args], env=env, input=input,
                           capture_output=True, text=True, timeout=timeout)
+
+
+# -- a second local user (tests/run creates it when run as root, as CI does) -------------------------
+
+def other_user():
+    """(uid, gid) of the unprivileged second user; skips the calling test, saying why, when there is none."""
+    import pwd
+
+    import pytest
+
+    name = os.environ.get("CREDHELPER_TEST_OTHER_USER")
+    if not name or os.getuid() != 0:
+        pytest.skip("needs a second local user: tests/run creates one when run as root (as CI runs it)")
+    entry = pwd.getpwnam(name)
+    return entry.pw_uid, entry.pw_gid
+
+
+def as_other_user(func, *args):
+    """func(*args) run by the second user in a forked child (/root, so the Python binary, is 0700 to it:
+    no exec). Returns what func returns (picklable); an exception in the child is raised here as an
+    AssertionError naming it."""
+    import pickle
+
+    uid, gid = other_user()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 0
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            try:
+                outcome = (True, func(*args))
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                outcome = (False, f"{type(exc).__name__}: {exc}")
+            with os.fdopen(write_end, "wb") as f:
+                pickle.dump(outcome, f)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise AssertionError("the second user's child process died without an answer")
+    ok, value = pickle.loads(data)
+    if not ok:
+        raise AssertionError(f"as the second user: {value}")
+    return value

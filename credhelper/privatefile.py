@@ -1,0 +1,312 @@
+"""How credhelper writes and reads a file only its user may touch: the one owner of that rule.
+
+write(path, data)       create a temporary file next to `path` with O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600
+                        (or `mode`), write, fsync, rename it over `path`, fsync the directory. Missing
+                        parent directories are created 0700 whatever the umask.
+make_dirs(path)         create `path` and its missing parents 0700; check every directory on the way.
+read_private(path)      a file credhelper wrote: not a symlink, a regular file of ours, no group or other
+                        permission bits, in directories that pass the checks below; at most `max_bytes`.
+read_owned(path)        a file the user gave (a profile, a credentials file): symlinks are followed, the
+                        file must be a regular file owned by the user or root and not writable by group or
+                        others; at most `max_bytes` (so /dev/zero or a FIFO cannot hang or fill memory).
+
+The directories a file lives in are walked from the root one component at a time, each opened relative
+to its parent with O_NOFOLLOW (symlinks are resolved by hand), so nothing can be swapped between a check
+and its use. Every directory passed must be owned by the user or root and, if group- or other-writable,
+sticky (like /tmp); every symlink passed must be owned by the user or root. Anything else raises
+UnsafePathError (an OSError: its `strerror` names the path and what is wrong, `hint` the fix). Callers
+translate it to their own error (a usage error, a profile error, a cache miss).
+
+Platforms: the owner and mode checks need POSIX uids (not on Windows, where the files are created in
+the user's profile directories and inherit their ACLs); O_NOFOLLOW and the race-free directory walk
+need openat() (os.supports_dir_fd), elsewhere paths are checked and used by name. Standard library
+only, and nothing at module level that Windows lacks: the cache read path imports this module.
+"""
+
+import errno
+import os
+import stat
+
+MAX_READ_BYTES = 1024 * 1024  # a profile, a key file, a cached token: all far smaller
+_MAX_SYMLINKS = 40  # as Linux's MAXSYMLINKS
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO must not wait for a writer
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_HAS_UIDS = hasattr(os, "getuid")
+_WALK = bool(_NOFOLLOW and _DIRECTORY) and {os.open, os.mkdir, os.stat, os.readlink, os.rename,
+                                             os.unlink} <= os.supports_dir_fd
+
+
+class UnsafePathError(OSError):
+    """A file or directory another user could control, or one that is not what it should be."""
+
+    def __init__(self, path, problem, hint=None):
+        super().__init__(errno.EPERM, f"{os.fspath(path)} {problem}", os.fspath(path))
+        self.hint = hint
+
+    def __str__(self):
+        return self.strerror
+
+
+def write(path, data, mode=0o600):
+    """Atomically replace `path` with `data` (bytes, or str written as UTF-8), the new file `mode`."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    directory, name = _split(path)
+    if not _WALK:
+        _write_by_name(directory, name, data, mode)
+        return
+    dir_fd = _open_dir(directory, create=True)
+    try:
+        tmp, fd = _create_temporary(name, dir_fd)
+        try:
+            _write_all(fd, data, mode)
+            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            _unlink_quietly(tmp, dir_fd)
+            raise
+        try:
+            os.fsync(dir_fd)  # the rename itself survives a crash
+        except OSError:
+            pass
+    finally:
+        os.close(dir_fd)
+
+
+def make_dirs(path):
+    """Create directory `path` and its missing parents, each 0700; raise UnsafePathError on an unsafe one."""
+    if _WALK:
+        os.close(_open_dir(os.path.abspath(path), create=True))
+    else:
+        _make_dirs_by_name(os.path.abspath(path))
+
+
+def read_private(path, max_bytes=MAX_READ_BYTES):
+    """The bytes of a file credhelper wrote for this user; UnsafePathError if another user could have."""
+    directory, name = _split(path)
+    flags = os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC | _BINARY
+    dir_fd = _open_dir(directory, create=False) if _WALK else None
+    try:
+        fd = os.open(name if _WALK else path, flags, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePathError(path, "is a symlink; credhelper's own files never are",
+                                  hint=f"remove it: rm {path}") from None
+        raise
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+    return _read_checked(fd, path, max_bytes, forbidden=0o077, owners=_owners(root=False))
+
+
+def read_owned(path, max_bytes=MAX_READ_BYTES):
+    """The bytes of a file the user named; UnsafePathError unless it is theirs (or root's) and not writable by others."""
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)
+    return _read_checked(fd, path, max_bytes, forbidden=0o022, owners=_owners(root=True))
+
+
+def file_problem(st, path, forbidden=0o022):
+    """Why a file with stat result `st` must not be trusted (an UnsafePathError), or None.
+
+    For callers that already hold a stat result (doctor, a cache index): owner is the user or root,
+    no `forbidden` mode bits."""
+    if not stat.S_ISREG(st.st_mode):
+        return UnsafePathError(path, "is not a regular file", hint="point credhelper at a regular file")
+    owners = _owners(root=True)
+    if owners and st.st_uid not in owners:
+        return UnsafePathError(path, f"is owned by another user (uid {st.st_uid}); another user's file "
+                                     "could send your credentials anywhere",
+                               hint=f"use a copy you own: cp {path} ~/ && chmod 600 ~/{os.path.basename(path)}")
+    if owners and st.st_mode & forbidden:
+        who = "group or others" if forbidden & 0o070 else "others"
+        return UnsafePathError(path, f"is {'readable or writable' if forbidden & 0o044 else 'writable'} by {who} "
+                                     f"(mode {stat.S_IMODE(st.st_mode):04o})", hint=f"chmod 600 {path}")
+    return None
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+def _read_checked(fd, path, max_bytes, forbidden, owners):
+    try:
+        st = os.fstat(fd)
+        problem = file_problem(st, path, forbidden)
+        if problem is None and owners and st.st_uid not in owners:
+            problem = UnsafePathError(path, f"is owned by another user (uid {st.st_uid})",
+                                      hint=f"remove it: rm {path}")
+        if problem is not None:
+            raise problem
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(65536, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > max_bytes:
+            raise UnsafePathError(path, f"is larger than {max_bytes} bytes; it cannot be what credhelper expects",
+                                  hint="check the path")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _owners(root):
+    if not _HAS_UIDS:
+        return ()
+    uid = os.getuid()
+    return (uid, 0) if root else (uid,)
+
+
+# -- the directory walk -----------------------------------------------------------------------------
+
+def _split(path):
+    path = os.fspath(path)
+    directory, name = os.path.split(os.path.abspath(path))
+    if name in ("", ".", "..") or path.endswith(("/", os.sep)):
+        raise UnsafePathError(path, "names a directory, not a file", hint="give the path of a file")
+    return directory, name
+
+
+def _open_dir(path, create):
+    """An O_DIRECTORY fd of `path` (absolute), reached one checked component at a time."""
+    fd = os.open("/", os.O_RDONLY | _DIRECTORY | _CLOEXEC)
+    try:
+        _check_dir(fd, "/")
+        pending = [p for p in path.split("/") if p][::-1]  # a stack: the next component last
+        walked, links = "/", 0
+        while pending:
+            part = pending.pop()
+            if part == ".":
+                continue
+            try:
+                child = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                child = _make_child(part, fd, os.path.join(walked, part))
+            except OSError as exc:
+                # ELOOP (Linux) or ENOTDIR (macOS, BSD) for a symlink; ENOTDIR also for a plain file
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                    raise
+                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                here = os.path.join(walked, part)
+                if not stat.S_ISLNK(st.st_mode):
+                    raise NotADirectoryError(errno.ENOTDIR, "Not a directory", here) from None
+                links += 1
+                if links > _MAX_SYMLINKS:
+                    raise OSError(errno.ELOOP, "Too many levels of symbolic links", path) from None
+                owners = _owners(root=True)
+                if owners and st.st_uid not in owners:
+                    raise UnsafePathError(here, f"is a symlink owned by another user (uid {st.st_uid}); "
+                                                "it could be pointed anywhere",
+                                          hint="use a path without it") from None
+                target = os.readlink(part, dir_fd=fd)
+                pending.extend([p for p in target.split("/") if p][::-1])
+                if target.startswith("/"):
+                    os.close(fd)
+                    fd = os.open("/", os.O_RDONLY | _DIRECTORY | _CLOEXEC)
+                    walked = "/"
+                continue
+            os.close(fd)
+            fd = child
+            walked = os.path.dirname(walked) if part == ".." else os.path.join(walked, part)
+            _check_dir(fd, walked)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _make_child(part, parent_fd, here):
+    try:
+        os.mkdir(part, 0o700, dir_fd=parent_fd)
+    except FileExistsError:  # another process made it meanwhile: it is checked like any other
+        pass
+    else:
+        child = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC, dir_fd=parent_fd)
+        os.fchmod(child, 0o700)  # mkdir's mode went through the umask
+        return child
+    return os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC, dir_fd=parent_fd)
+
+
+def _check_dir(fd, path):
+    owners = _owners(root=True)
+    if not owners:
+        return
+    st = os.fstat(fd)
+    if st.st_uid not in owners:
+        raise UnsafePathError(path, f"is a directory owned by another user (uid {st.st_uid}), who could "
+                                    "replace what credhelper keeps in it", hint="use a directory of your own")
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        raise UnsafePathError(path, f"is a directory writable by {'others' if st.st_mode & 0o002 else 'its group'} "
+                                    f"(mode {stat.S_IMODE(st.st_mode):04o}) and not sticky, so they could "
+                                    "replace what credhelper keeps in it", hint=f"chmod go-w {path}")
+
+
+def _create_temporary(name, dir_fd, directory=""):
+    """(path, fd) of a new file next to `name`: a random name, created exclusively, never through a symlink.
+
+    The path is relative to dir_fd, or else in `directory`."""
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY, 0o600,
+                                dir_fd=dir_fd)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "cannot create a temporary file", name)
+
+
+def _write_all(fd, data, mode):
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)  # exactly `mode`, whatever the umask
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(name, dir_fd=None):
+    try:
+        if dir_fd is None:
+            os.unlink(name)
+        else:
+            os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        pass
+
+
+# -- platforms without openat (Windows): by name ----------------------------------------------------
+
+def _make_dirs_by_name(path):
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            pass
+        else:
+            os.chmod(directory, 0o700)
+
+
+def _write_by_name(directory, name, data, mode):
+    _make_dirs_by_name(directory)
+    tmp, fd = _create_temporary(name, None, directory)
+    try:
+        _write_all(fd, data, mode)
+        os.replace(tmp, os.path.join(directory, name))
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise

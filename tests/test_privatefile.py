@@ -1,0 +1,235 @@
+"""credhelper.privatefile: private writes never follow a planted symlink, and private reads trust only the
+user's own files; checked against real symlinks, real FIFOs, /dev/zero and (as root) a real second user."""
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from credhelper import privatefile
+from credhelper.privatefile import UnsafePathError
+from support import other_user
+
+
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+@pytest.fixture
+def umask_zero():
+    old = os.umask(0)
+    yield
+    os.umask(old)
+
+
+# -- writing --------------------------------------------------------------------------------------------
+
+def test_write_creates_a_0600_file_whatever_the_umask(tmp_path, umask_zero):
+    path = tmp_path / "out"
+    privatefile.write(path, "hello\n")
+    assert path.read_text() == "hello\n" and mode(path) == 0o600
+    privatefile.write(path, b"again")
+    assert path.read_bytes() == b"again" and mode(path) == 0o600
+    assert os.listdir(tmp_path) == ["out"]  # no temporary file left behind
+
+
+def test_write_keeps_a_requested_mode(tmp_path):
+    privatefile.write(tmp_path / "config.json", "{}", mode=0o644)
+    assert mode(tmp_path / "config.json") == 0o644
+
+
+def test_missing_parents_are_created_0700_whatever_the_umask(tmp_path, umask_zero):
+    path = tmp_path / "a" / "b" / "c" / "out"
+    privatefile.write(path, "x")
+    for directory in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"):
+        assert mode(directory) == 0o700
+    privatefile.make_dirs(tmp_path / "d" / "e")
+    assert mode(tmp_path / "d") == mode(tmp_path / "d" / "e") == 0o700
+
+
+def test_a_symlink_planted_at_the_destination_is_replaced_not_followed(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / "out").symlink_to(victim)
+    privatefile.write(tmp_path / "out", "new")
+    assert victim.read_text() == "precious"
+    assert not (tmp_path / "out").is_symlink() and (tmp_path / "out").read_text() == "new"
+
+
+def test_symlinks_planted_at_every_predictable_temporary_name_are_never_followed(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    for name in (f"out.{os.getpid()}.tmp", f"out.tmp{os.getpid()}", ".out.tmp", "out.tmp", f".out.{os.getpid()}.tmp"):
+        (tmp_path / name).symlink_to(victim)
+    privatefile.write(tmp_path / "out", "new")
+    assert victim.read_text() == "precious" and (tmp_path / "out").read_text() == "new"
+
+
+def test_a_directory_reached_through_our_own_symlink_is_fine(tmp_path):
+    (tmp_path / "real").mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "rel").symlink_to("real")
+    privatefile.write(tmp_path / "link" / "out", "x")
+    privatefile.write(tmp_path / "rel" / "sub" / "out2", "y")
+    assert (tmp_path / "real" / "out").read_text() == "x" and (tmp_path / "real" / "sub" / "out2").read_text() == "y"
+
+
+def test_group_or_world_writable_directories_are_refused_unless_sticky(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(UnsafePathError, match="writable by others") as caught:
+        privatefile.write(shared / "out", "x")
+    assert caught.value.filename == str(shared) and "chmod go-w" in caught.value.hint
+    assert not os.listdir(shared)
+    shared.chmod(0o1777)  # like /tmp: nobody else can rename or remove our file
+    privatefile.write(shared / "out", "x")
+    assert (shared / "out").read_text() == "x"
+
+
+def test_a_symlink_loop_is_an_error_not_a_hang(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(OSError):
+        privatefile.write(tmp_path / "a" / "out", "x")
+
+
+def test_a_directory_path_is_refused(tmp_path):
+    with pytest.raises(UnsafePathError, match="directory, not a file"):
+        privatefile.write(str(tmp_path) + "/", "x")
+
+
+# -- another user's files and directories ---------------------------------------------------------------
+
+def test_a_directory_owned_by_another_user_is_refused(tmp_path):
+    uid, gid = other_user()
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, uid, gid)
+    with pytest.raises(UnsafePathError, match=f"owned by another user \\(uid {uid}\\)"):
+        privatefile.write(theirs / "out", "x")
+    with pytest.raises(UnsafePathError):
+        privatefile.make_dirs(theirs / "sub")
+    assert not os.listdir(theirs)
+
+
+def test_a_symlink_owned_by_another_user_is_not_followed(tmp_path):
+    uid, gid = other_user()
+    (tmp_path / "mine").mkdir(mode=0o700)
+    link = tmp_path / "planted"
+    link.symlink_to(tmp_path / "mine")
+    os.lchown(link, uid, gid)
+    with pytest.raises(UnsafePathError, match="symlink owned by another user"):
+        privatefile.write(link / "out", "x")
+    assert not os.listdir(tmp_path / "mine")
+
+
+def test_read_private_refuses_another_users_file_and_a_symlink(tmp_path):
+    uid, gid = other_user()
+    planted = tmp_path / "token"
+    planted.write_text("planted")
+    planted.chmod(0o600)
+    os.chown(planted, uid, gid)
+    with pytest.raises(UnsafePathError, match="owned by another user"):
+        privatefile.read_private(planted)
+    with pytest.raises(UnsafePathError, match="owned by another user"):
+        privatefile.read_owned(planted)
+
+
+def test_read_owned_accepts_roots_file_read_private_only_ours(tmp_path):
+    if os.getuid() == 0:
+        pytest.skip("as root, root's files are the user's own")
+    assert privatefile.read_owned("/etc/hostname") is not None
+    with pytest.raises(UnsafePathError):
+        privatefile.read_private("/etc/hostname")
+
+
+# -- reading --------------------------------------------------------------------------------------------
+
+def test_read_private_returns_what_write_wrote(tmp_path):
+    privatefile.write(tmp_path / "sub" / "t", b"\x00token\xff")
+    assert privatefile.read_private(tmp_path / "sub" / "t") == b"\x00token\xff"
+
+
+def test_read_private_refuses_a_symlink_and_open_modes(tmp_path):
+    privatefile.write(tmp_path / "real", "x")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(UnsafePathError, match="symlink"):
+        privatefile.read_private(tmp_path / "link")
+    (tmp_path / "real").chmod(0o640)
+    with pytest.raises(UnsafePathError, match="mode 0640") as caught:
+        privatefile.read_private(tmp_path / "real")
+    assert caught.value.hint == f"chmod 600 {tmp_path / 'real'}"
+
+
+def test_read_owned_follows_our_symlinks_but_refuses_writable_files(tmp_path):
+    (tmp_path / "key.json").write_text("{}")
+    (tmp_path / "key.json").chmod(0o644)
+    (tmp_path / "link.json").symlink_to(tmp_path / "key.json")
+    assert privatefile.read_owned(tmp_path / "link.json") == b"{}"
+    (tmp_path / "key.json").chmod(0o664)
+    with pytest.raises(UnsafePathError, match="writable by group or others"):
+        privatefile.read_owned(tmp_path / "link.json")
+
+
+def test_reads_are_bounded(tmp_path):
+    (tmp_path / "big").write_bytes(b"x" * 101)
+    (tmp_path / "big").chmod(0o600)
+    assert len(privatefile.read_private(tmp_path / "big", max_bytes=101)) == 101
+    with pytest.raises(UnsafePathError, match="larger than 100 bytes"):
+        privatefile.read_private(tmp_path / "big", max_bytes=100)
+    with pytest.raises(UnsafePathError, match="larger than 100 bytes"):
+        privatefile.read_owned(tmp_path / "big", max_bytes=100)
+
+
+def test_dev_zero_and_a_fifo_are_refused_at_once(tmp_path):
+    with pytest.raises(UnsafePathError, match="not a regular file"):
+        privatefile.read_owned("/dev/zero")
+    os.mkfifo(tmp_path / "fifo", 0o600)
+    outcome = []
+
+    def read():
+        try:
+            outcome.append(privatefile.read_owned(tmp_path / "fifo"))
+        except OSError as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(30)  # a blocking open would wait for a writer forever
+    assert outcome, "reading a FIFO hung"
+    assert isinstance(outcome[0], UnsafePathError) and "not a regular file" in str(outcome[0])
+
+
+def test_missing_files_raise_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        privatefile.read_private(tmp_path / "absent")
+    with pytest.raises(FileNotFoundError):
+        privatefile.read_private(tmp_path / "absent-dir" / "absent")
+    with pytest.raises(FileNotFoundError):
+        privatefile.read_owned(tmp_path / "absent")
+
+
+# -- platforms ------------------------------------------------------------------------------------------
+
+def test_without_openat_paths_are_used_by_name(tmp_path, monkeypatch, umask_zero):
+    monkeypatch.setattr(privatefile, "_WALK", False)
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / "out").symlink_to(victim)
+    privatefile.write(tmp_path / "new" / "out", "x")
+    privatefile.write(tmp_path / "out", "y")
+    assert victim.read_text() == "precious" and (tmp_path / "out").read_text() == "y"
+    assert mode(tmp_path / "new") == 0o700 and mode(tmp_path / "new" / "out") == 0o600
+    assert privatefile.read_private(tmp_path / "new" / "out") == b"x"
+
+
+def test_the_module_imports_without_fcntl_or_pwd_and_only_os_and_stat():
+    code = ("import sys; sys.modules['fcntl'] = sys.modules['pwd'] = sys.modules['grp'] = None; "
+            "before = set(sys.modules); import credhelper.privatefile; "
+            "print(sorted(m for m in set(sys.modules) - before if not m.startswith('credhelper')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
