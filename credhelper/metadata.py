@@ -275,18 +275,13 @@ def serve(args):
 
 
 def _write_atomically(path, text):
-    import os
-
+    from credhelper import privatefile
     from credhelper.errors import UsageError
 
-    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        privatefile.write(path, text)
     except OSError as exc:
-        _remove(tmp)
-        raise UsageError(f"--url-file {path}: {exc.strerror}") from None
+        raise UsageError(f"--url-file {path}: {exc.strerror}", hint=getattr(exc, "hint", None)) from None
 
 
 def _remove(path):

@@ -1,7 +1,6 @@
 """`credhelper emulator` (serve) and `credhelper emulator init DIR` (write the sample world)."""
 
 import json
-import os
 import shutil
 import signal
 import sys
@@ -10,6 +9,7 @@ import threading
 import urllib.parse
 from pathlib import Path
 
+from credhelper import privatefile
 from credhelper.emulator import sample
 from credhelper.emulator.faults import FaultPlan
 from credhelper.emulator.server import Emulator
@@ -100,7 +100,7 @@ def _parse_faults(text):
 
 
 def _write_atomically(path, text):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        privatefile.write(path, text)
+    except OSError as exc:
+        raise UsageError(f"--url-file {path}: {exc.strerror}", hint=getattr(exc, "hint", None)) from None
