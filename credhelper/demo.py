@@ -71,6 +71,9 @@ def _read_object(request, url, token):
 
 
 def run(args=None, out=sys.stdout):
+    from credhelper.emulator.cli import require_emulator
+
+    require_emulator("credhelper demo")
     from credhelper import broker, transport
     from credhelper.emulator import Emulator
     from credhelper.errors import ImpersonationError

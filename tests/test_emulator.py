@@ -16,8 +16,7 @@ from google.oauth2 import credentials as user_credentials
 from google.oauth2 import id_token, service_account
 
 from credhelper.emulator import Emulator, jwt
-from credhelper.emulator.world import World
-from credhelper.errors import ProfileError
+from credhelper.emulator.world import World, WorldError
 
 CLOUD_PLATFORM = ["https://www.googleapis.com/auth/cloud-platform"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -441,7 +440,7 @@ def test_world_file_mistakes_are_reported_with_their_location():
                            ({"buckets": [{"name": "bkt", "iamPolicy": {"bindings": [
                                {"role": "roles/storage.objectViewer", "members": ["alice@x.com"]}]}}]},
                             "buckets[0].iamPolicy.bindings[0].members[0]")):
-        with pytest.raises(ProfileError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        with pytest.raises(WorldError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
             World.from_dict(data)
 
 
@@ -494,3 +493,13 @@ def test_cli_init_writes_a_sample_pointing_at_the_url(tmp_path):
     world = World.from_dict(json.loads((tmp_path / "w" / "world.json").read_text()))
     assert world.metadata_account == key["client_email"]
     assert run_cli("emulator", "init", str(tmp_path / "w")).returncode == 2  # never overwrites
+
+
+def test_demo_and_emulator_say_how_to_install_the_emulator_extra_when_it_is_missing(tmp_path):
+    hide = ("import sys; sys.modules['cryptography'] = None\n"
+            "from credhelper.cli import main; sys.exit(main(sys.argv[1:]))")
+    for argv in (["demo"], ["emulator", "--port", "0"], ["emulator", "init", str(tmp_path / "w")]):
+        done = subprocess.run([sys.executable, "-c", hide, *argv], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert "needs the Python package 'cryptography'" in done.stderr
+        assert "pip install 'credhelper[emulator]'" in done.stderr and "Traceback" not in done.stderr

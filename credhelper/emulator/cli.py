@@ -10,16 +10,27 @@ import urllib.parse
 from pathlib import Path
 
 from credhelper import privatefile
-from credhelper.emulator import sample
+from credhelper.emulator import INSTALL_HINT, missing_dependency
 from credhelper.emulator.faults import FaultPlan
-from credhelper.emulator.server import Emulator
-from credhelper.errors import UsageError
+from credhelper.errors import ProfileError, UsageError
 
 _SAMPLE_FILES = ("world.json", "source-key.json", "authorized_user.json", "external_account.json",
                  "subject-token.jwt")
 
 
+def require_emulator(command):
+    """Raise a UsageError saying what to install when a package the emulator needs is missing."""
+    name = missing_dependency()
+    if name:
+        raise UsageError(f"{command} needs the Python package '{name}', which is not installed",
+                         hint=INSTALL_HINT)
+
+
 def serve(args):
+    require_emulator("credhelper emulator")
+    from credhelper.emulator.server import Emulator
+    from credhelper.emulator.world import WorldError
+
     faults = _parse_faults(args.faults)
     log = lambda line: print(f"credhelper emulator: {line}", file=sys.stderr, flush=True)  # noqa: E731
     if args.audit_log:
@@ -35,6 +46,8 @@ def serve(args):
         else:
             tmp = tempfile.mkdtemp(prefix="credhelper-emulator-")
             emulator, files = Emulator.sample(tmp, **options)
+    except WorldError as exc:
+        raise ProfileError(str(exc)) from None
     except OSError as exc:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -59,6 +72,9 @@ def serve(args):
 
 
 def init(args):
+    require_emulator("credhelper emulator init")
+    from credhelper.emulator import sample
+
     url = args.url.rstrip("/")
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:

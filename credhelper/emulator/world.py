@@ -67,7 +67,6 @@ import re
 from dataclasses import dataclass, field, replace
 
 from credhelper.emulator import jwt
-from credhelper.errors import ProfileError
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 DEFAULT_MAX_LIFETIME_SECS = 3600
@@ -197,15 +196,23 @@ class World:
         return _Parser(source).world(data)
 
 
+class WorldError(ValueError):
+    """A world file that cannot be read or is malformed; the message names the file and the bad entry.
+
+    (The emulator imports nothing of credhelper's but the metadata protocol; `credhelper emulator`
+    reports this as a profile error, exit 3.)
+    """
+
+
 def load_world(path):
-    """Read and validate a world file; raises ProfileError naming the file and the bad entry."""
+    """Read and validate a world file; raises WorldError naming the file and the bad entry."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except OSError as exc:
-        raise ProfileError(f"cannot read world file {path}: {exc.strerror}") from None
+        raise WorldError(f"cannot read world file {path}: {exc.strerror}") from None
     except ValueError as exc:
-        raise ProfileError(f"world file {path} is not valid JSON: {exc}") from None
+        raise WorldError(f"world file {path} is not valid JSON: {exc}") from None
     return World.from_dict(data, source=str(path))
 
 
@@ -216,7 +223,7 @@ class _Parser:
         self.source = source
 
     def fail(self, where, message):
-        raise ProfileError(f"world file {self.source}: {where}: {message}")
+        raise WorldError(f"world file {self.source}: {where}: {message}")
 
     def obj(self, value, where, required=(), optional=()):
         if not isinstance(value, dict):
