@@ -1,131 +1,11 @@
-"""The GCE metadata server protocol, served over a backend that knows one identity.
+"""credhelper serve-metadata (and exec --metadata): the profile's identity as a GCE metadata server.
 
-`respond()` answers one request; `MetadataHandler` wraps it for http.server. A backend has:
-
-    email() -> str                      the account's email
-    scopes() -> list[str]
-    project_id() -> str
-    numeric_project_id() -> str
-    access_token(scopes) -> (token, expires_in_secs)    scopes: list, empty for the default
-    id_token(audience, format_full, licenses) -> str
-
-A backend raises MetadataError(status, text) to answer with that status and plain-text body;
-any other exception becomes a bare 500. Like GCE, requests need `Metadata-Flavor: Google`
-(or the legacy `X-Google-Metadata-Request: True`), requests carrying `X-Forwarded-For`
-are refused, and every answer carries `Metadata-Flavor: Google`. Standard library only.
+The protocol itself is credhelper.metadata_protocol; this module supplies its backend (tokens
+through the broker, so through the cache), runs it on 127.0.0.1 in a thread, and turns core
+dumps off for the process that holds the tokens.
 """
 
-import json
-import urllib.parse
-from http.server import BaseHTTPRequestHandler
-
-ROOT = "/computeMetadata/v1/"
-SERVICE_ACCOUNT_ENTRIES = ("aliases", "email", "identity", "scopes", "token")
-UNIVERSE_DOMAIN = "googleapis.com"
-
-
-class MetadataError(Exception):
-    def __init__(self, status, text):
-        super().__init__(text)
-        self.status, self.text = status, text
-
-
-def respond(method, target, headers, backend):
-    """(status, headers, body bytes) for one request; `target` is the path with its query string."""
-    url = urllib.parse.urlsplit(target)
-    query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
-    try:
-        if "X-Forwarded-For" in headers:
-            raise MetadataError(403, "Request contains X-Forwarded-For header and was rejected.")
-        if url.path == "/":  # the ping google-auth and gcloud send to detect GCE
-            return _answer(200, "computeMetadata/\n")
-        if not url.path.startswith(ROOT.rstrip("/")):
-            raise MetadataError(404, "Not Found")
-        if (headers.get("Metadata-Flavor") != "Google"
-                and (headers.get("X-Google-Metadata-Request") or "").lower() != "true"):
-            raise MetadataError(403, "Missing Metadata-Flavor:Google header.")
-        if method != "GET":
-            raise MetadataError(405, "Method Not Allowed")
-        return _route(url.path[len(ROOT):], query, backend)
-    except MetadataError as exc:
-        return _answer(exc.status, exc.text + "\n")
-    except Exception:  # a backend failure must not leak details (they may hold a secret)
-        return _answer(500, "Internal Server Error\n")
-
-
-def _answer(status, body, content_type="application/text"):
-    if not isinstance(body, str):
-        body, content_type = json.dumps(body), "application/json"
-    return status, {"Metadata-Flavor": "Google", "Content-Type": content_type,
-                    "Server": "Metadata Server for VM"}, body.encode("utf-8")
-
-
-def _route(path, query, backend):
-    recursive = query.get("recursive", "").lower() == "true"
-    parts = path.rstrip("/").split("/") if path.strip("/") else []
-    if parts == []:
-        return _answer(200, "instance/\nproject/\nuniverse/\n")
-    if parts == ["project", "project-id"]:
-        return _answer(200, backend.project_id())
-    if parts == ["project", "numeric-project-id"]:
-        return _answer(200, str(backend.numeric_project_id()))
-    if parts == ["universe", "universe-domain"]:
-        return _answer(200, UNIVERSE_DOMAIN)
-    if parts == ["instance", "service-accounts"]:
-        return _answer(200, f"default/\n{backend.email()}/\n")
-    if len(parts) >= 3 and parts[:2] == ["instance", "service-accounts"]:
-        if parts[2] not in ("default", backend.email()):
-            raise MetadataError(404, "Not Found")
-        return _service_account(parts[3:], query, recursive, backend)
-    raise MetadataError(404, "Not Found")
-
-
-def _service_account(parts, query, recursive, backend):
-    if not parts:
-        if recursive:
-            return _answer(200, {"aliases": ["default"], "email": backend.email(), "scopes": list(backend.scopes())})
-        return _answer(200, "".join(entry + "\n" for entry in SERVICE_ACCOUNT_ENTRIES))
-    entry = parts[0] if len(parts) == 1 else None
-    if entry == "email":
-        return _answer(200, backend.email())
-    if entry == "aliases":
-        return _answer(200, "default\n")
-    if entry == "scopes":
-        return _answer(200, "".join(s + "\n" for s in backend.scopes()))
-    if entry == "token":
-        scopes = [s for s in query.get("scopes", "").split(",") if s]
-        token, expires_in = backend.access_token(scopes)
-        return _answer(200, {"access_token": token, "expires_in": int(expires_in), "token_type": "Bearer"})
-    if entry == "identity":
-        audience = query.get("audience", "")
-        if not audience:
-            raise MetadataError(400, "non-empty audience parameter required")
-        return _answer(200, backend.id_token(audience, query.get("format") == "full",
-                                             query.get("licenses", "").upper() == "TRUE"))
-    raise MetadataError(404, "Not Found")
-
-
-class MetadataHandler(BaseHTTPRequestHandler):
-    """http.server handler over `backend` (set it on a subclass)."""
-
-    backend = None
-    server_version = "Metadata Server for VM"
-
-    def _serve(self):
-        status, headers, body = respond(self.command, self.path, self.headers, self.backend)
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
-
-    def log_message(self, format, *args):  # quiet; query strings may name audiences
-        pass
-
+from credhelper.metadata_protocol import MetadataError, MetadataHandler, log
 
 # -- credhelper serve-metadata and exec --metadata: the profile's identity as a metadata server -------
 
@@ -165,7 +45,16 @@ class BrokerBackend:
         raise MetadataError(404, "Not Found (set quota_project in the credhelper profile)")
 
     def numeric_project_id(self):
-        return "0"  # unknown without a Resource Manager call; gcloud only checks that it is a number
+        """The profile's project_number; without it the key is absent (GCE's 404), never a made-up number."""
+        number = getattr(self.profile, "project_number", None)
+        if not number:
+            log.info("metadata server: project/numeric-project-id asked for, but profile '%s' sets no "
+                     "project_number: answering 404", self.profile.name)
+            raise MetadataError(404, "Not Found")
+        return str(number)
+
+    def universe_domain(self):
+        return getattr(self.profile, "universe_domain", None) or "googleapis.com"
 
     def access_token(self, scopes):
         from credhelper.token import ACCESS_TOKEN
@@ -224,8 +113,33 @@ class Server:
         self.httpd.server_close()
 
 
+def protect_memory():
+    """No core dump of a process that holds keys and tokens: RLIMIT_CORE 0 and, on Linux, PR_SET_DUMPABLE 0.
+
+    Only the soft core limit drops to 0: a command run under exec --metadata inherits it, and may
+    raise it again for itself (ulimit -c). PR_SET_DUMPABLE is not inherited across exec.
+    """
+    import sys
+
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    except (ImportError, ValueError, OSError):  # no resource module (Windows)
+        pass
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_DUMPABLE = 4
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
 def start_server(profile, cache, port=0):
     """Mint (or find in the cache) a first token, so a broken profile fails before serving; then serve."""
+    protect_memory()
     backend = BrokerBackend(profile, cache)
     backend.email()
     from credhelper import broker

@@ -22,7 +22,7 @@ DEFAULT_PROFILE = "default"
 PROFILE_KEYS = (
     "source", "delegates", "target", "scopes", "lifetime", "audience", "include_email",
     "quota_project", "universe_domain", "token_endpoint", "iam_endpoint", "sts_endpoint",
-    "metadata_host", "refresh_margin", "access_boundary",
+    "metadata_host", "refresh_margin", "access_boundary", "project_number",
 )
 CACHE_KEYS = ("backend", "lock_timeout")
 CACHE_BACKENDS = ("keyring", "file", "none")
@@ -46,6 +46,7 @@ _PROFILE_FIELDS = (  # (name, default); name and source are required
     ("token_endpoint", None), ("iam_endpoint", None), ("sts_endpoint", None), ("metadata_host", None),
     ("refresh_margin_secs", REFRESH_MARGIN_SECS),
     ("access_boundary", None),  # a JSON file path, or "bucket=B, role=R[, condition=EXPR]"
+    ("project_number", None),  # digits: the metadata server's numeric-project-id; not part of identity()
     ("config_path", None),  # where it was defined: for messages only, not part of identity()
 )
 
@@ -411,6 +412,11 @@ def build_profile(name, get, where, config_path, resolve_source_profile=None):
             if not re.match(r"^https?://[^/\s]+", url):
                 raise _error(*where(key), f"{url!r} is not a URL", "write a full URL, e.g. https://iamcredentials.googleapis.com/")
             kw[key] = url if key == "token_endpoint" else url.rstrip("/")
+    if get("project_number"):
+        if not get("project_number").isdigit():
+            raise _error(*where("project_number"), f"{get('project_number')!r} is not a project number",
+                         "write the number gcloud projects describe PROJECT --format='value(projectNumber)' prints")
+        kw["project_number"] = get("project_number")
     if get("access_boundary"):
         kw["access_boundary"] = _check_boundary(get("access_boundary"), where("access_boundary"), config_path)
     return Profile(name=name, source=source, source_profile=source_profile, config_path=config_path, **kw)

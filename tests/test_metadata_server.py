@@ -2,6 +2,7 @@
 driven over real HTTP, by google-auth's compute_engine credentials, and by the real gcloud."""
 
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -19,12 +20,13 @@ from support import SOURCE, TARGET, cli_env, write_profiles
 FLAVOR = {"Metadata-Flavor": "Google"}
 SA = "computeMetadata/v1/instance/service-accounts"
 READ_ONLY = "https://www.googleapis.com/auth/devstorage.read_only"
+PROJECT_NUMBER = "424242424242"
 
 
 @pytest.fixture
 def config(tmp_path, emulator, sample):
     return write_profiles(tmp_path / "profiles.ini", emulator.url, {
-        "t": {"source": sample.source_key, "target": TARGET},
+        "t": {"source": sample.source_key, "target": TARGET, "project_number": PROJECT_NUMBER},
         "billed": {"source": sample.source_key, "target": TARGET, "quota_project": "billing-project"},
         "denied": {"source": sample.source_key, "delegates": sample.delegate_c, "target": TARGET},
     })
@@ -38,9 +40,9 @@ class Served:
         return requests.get(f"http://{self.host}/{path}", headers=headers, timeout=10, **kw)
 
 
-def start(tmp_path, config, profile="t", *extra):
+def start(tmp_path, config, profile="t", *extra, verbose=()):
     url_file = tmp_path / "metadata-url"
-    proc = subprocess.Popen([sys.executable, "-m", "credhelper", "serve-metadata", "--profile", profile,
+    proc = subprocess.Popen([sys.executable, "-m", "credhelper", *verbose, "serve-metadata", "--profile", profile,
                              "--url-file", str(url_file), *extra],
                             env=cli_env(tmp_path, config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
@@ -77,7 +79,7 @@ def test_identity_entries_answer_as_the_target(served):
     assert served.get(f"{SA}/default/aliases").text.split() == ["default"]
     assert served.get(f"{SA}/default/scopes").text.split() == ["https://www.googleapis.com/auth/cloud-platform"]
     assert served.get("computeMetadata/v1/project/project-id").text == "credhelper-demo"
-    assert served.get("computeMetadata/v1/project/numeric-project-id").text.isdigit()
+    assert served.get("computeMetadata/v1/project/numeric-project-id").text == PROJECT_NUMBER
     assert served.get(f"{SA}/default/email").headers["Metadata-Flavor"] == "Google"
 
 
@@ -131,8 +133,254 @@ def test_project_id_is_the_profiles_quota_project_when_set(tmp_path, config):
     served = start(tmp_path, config, "billed")
     try:
         assert served.get("computeMetadata/v1/project/project-id").text == "billing-project"
+        # no project_number in the profile: the key is absent, as GCE says it (never a made-up 0)
+        absent = served.get("computeMetadata/v1/project/numeric-project-id")
+        assert absent.status_code == 404 and "Error 404 (Not Found)" in absent.text
+        assert "numericProjectId" not in served.get("computeMetadata/v1/project/", params={"recursive": "true"}).json()
     finally:
         stop(served)
+
+
+# -- answered like GCE -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("directory, entries", [
+    ("", ["instance/", "project/", "universe/"]),
+    ("instance", ["attributes/", "service-accounts/"]),
+    ("project", ["attributes/", "numeric-project-id", "project-id"]),
+    ("universe", ["universe-domain"]),
+    ("instance/service-accounts", ["default/", f"{TARGET}/"]),
+    ("instance/service-accounts/default", ["aliases", "email", "identity", "scopes", "token"]),
+])
+def test_directories_list_their_entries_with_and_without_the_trailing_slash(served, directory, entries):
+    for path in (f"computeMetadata/v1/{directory}".rstrip("/"), f"computeMetadata/v1/{directory}/".replace("//", "/")):
+        answer = served.get(path)
+        assert answer.status_code == 200, path
+        assert answer.text.splitlines() == entries, path
+        assert answer.headers["Content-Type"] == "application/text" and answer.headers["ETag"]
+
+
+def test_recursive_directories_answer_gce_json(served):
+    accounts = served.get(f"{SA}/", params={"recursive": "true"}).json()  # what Java's getAccount reads
+    account = {"aliases": ["default"], "email": TARGET, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}
+    assert accounts == {"default": account, TARGET: account}  # never a token in a listing
+    assert served.get("computeMetadata/v1/project", params={"recursive": "true"}).json() == {
+        "attributes": {}, "numericProjectId": int(PROJECT_NUMBER), "projectId": "credhelper-demo"}
+    assert served.get("computeMetadata/v1/universe/", params={"recursive": "true"}).json() == {
+        "universeDomain": "googleapis.com"}
+    everything = served.get("computeMetadata/v1/", params={"recursive": "true"})
+    assert everything.headers["Content-Type"] == "application/json"
+    assert everything.json()["instance"]["serviceAccounts"]["default"]["email"] == TARGET
+    assert "ya29." not in everything.text
+
+
+def test_values_answer_as_text_or_json_and_unknown_paths_get_gces_404(served):
+    assert served.get("computeMetadata/v1/universe/universe-domain").text == "googleapis.com"
+    assert served.get("computeMetadata/v1/project/project-id", params={"alt": "json"}).json() == "credhelper-demo"
+    for path in ("computeMetadata/v1/instance/zone", "computeMetadata/v1/nonsense/", "computeMetadata/v1/project/x",
+                 f"{SA}/someone-else@example.com/email", "computeMetadata/v2/", "elsewhere"):
+        missing = served.get(path)
+        assert missing.status_code == 404, path
+        assert missing.headers["Content-Type"] == "text/html; charset=UTF-8" and "Error 404 (Not Found)!!1" in missing.text
+        assert missing.headers["Metadata-Flavor"] == "Google"
+
+
+def raw_get(host_port, path, headers=None, conn=None):
+    conn = conn or http.client.HTTPConnection(*host_port.split(":"), timeout=10)
+    conn.request("GET", "/" + path, headers={"Metadata-Flavor": "Google", **(headers or {})})
+    response = conn.getresponse()
+    return conn, response, response.read()
+
+
+def test_headers_are_gces_one_server_flavor_and_etags_on_values_not_tokens(served):
+    conn, response, body = raw_get(served.host, f"{SA}/default/email")
+    names = [name.lower() for name, _ in response.getheaders()]
+    assert names.count("server") == 1 and response.getheader("Server") == "Metadata Server for VM"
+    assert response.getheader("Metadata-Flavor") == "Google" and response.getheader("ETag")
+    _, token, _ = raw_get(served.host, f"{SA}/default/token", conn=conn)
+    assert token.getheader("ETag") is None and token.getheader("Content-Type") == "application/json"
+
+
+def test_connections_are_kept_alive(served):
+    conn, first, _ = raw_get(served.host, f"{SA}/default/email")
+    sock = conn.sock
+    assert first.version == 11 and not first.will_close
+    _, second, body = raw_get(served.host, f"{SA}/default/aliases", conn=conn)
+    assert second.status == 200 and body == b"default\n"
+    assert conn.sock is sock  # the same connection answered both
+
+
+def test_vv_logs_each_request_path_and_status_never_a_token(tmp_path, config):
+    served = start(tmp_path, config, "t", verbose=["-vv"])
+    try:
+        token = served.get(f"{SA}/default/token", params={"scopes": READ_ONLY}).json()["access_token"]
+        served.get("computeMetadata/v1/instance/zone")
+    finally:
+        _, err = stop(served)
+    assert f"GET /computeMetadata/v1/{SA.split('v1/')[1]}/default/token 200" in err
+    assert "GET /computeMetadata/v1/instance/zone 404" in err
+    assert token not in err and "ya29." not in err and READ_ONLY not in err
+
+
+# -- who may ask (issue 12) ----------------------------------------------------------------------------------
+
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+           "Accept": "*/*", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
+
+
+@pytest.mark.parametrize("headers", [
+    {"Host": "attacker.example"},  # DNS rebinding: the page's own name, resolved to 127.0.0.1
+    {"Host": "attacker.example:{port}"},
+    {"Host": "127.0.0.1:1"},  # a loopback name with another port is not this server
+    {**BROWSER, "Origin": "http://attacker.example", "Sec-Fetch-Site": "cross-site"},
+    {**BROWSER, "Sec-Fetch-Site": "cross-site"},
+    {**BROWSER, "Sec-Fetch-Site": "same-site"},
+    {**BROWSER, "Origin": "null"},
+])
+def test_browser_and_rebinding_requests_get_no_token(served, headers):
+    port = served.host.split(":")[1]
+    headers = {name: value.format(port=port) for name, value in headers.items()}
+    for path in (f"{SA}/default/token", f"{SA}/default/identity?audience=https://attacker.example"):
+        _, response, body = raw_get(served.host, path, headers)
+        assert response.status == 403, (path, headers)
+        assert b"ya29." not in body and b"eyJ" not in body
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "metadata.google.internal",
+                                  "metadata.google.internal.", "169.254.169.254", "169.254.169.254:80"])
+def test_the_host_names_client_libraries_send_are_answered(served, host):
+    _, response, body = raw_get(served.host, f"{SA}/default/token",
+                                {"Host": host.format(port=served.host.split(":")[1]), "Sec-Fetch-Site": "none"})
+    assert response.status == 200 and json.loads(body)["access_token"]
+
+
+def test_a_refusal_says_why_under_v(tmp_path, config):
+    served = start(tmp_path, config, "t", verbose=["-v"])
+    try:
+        raw_get(served.host, f"{SA}/default/token", {"Host": "attacker.example", "Origin": "http://attacker.example"})
+    finally:
+        _, err = stop(served)
+    assert "refused GET /computeMetadata/v1/instance/service-accounts/default/token" in err
+    assert "attacker.example" in err and "this server's address" in err
+
+
+OTHER_USER = os.environ.get("CREDHELPER_TEST_OTHER_USER")
+needs_other_user = pytest.mark.skipif(not OTHER_USER, reason="no second local user: tests/run creates "
+                                      "credhelper-test-other only when run as root")
+
+
+def as_other_user(host_port, path):
+    """(status, body) of a request sent from a process of the second local user."""
+    import pwd
+
+    user = pwd.getpwnam(OTHER_USER)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to the other user, ask, report through the pipe
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            try:
+                _, response, body = raw_get(host_port, path)
+                result = {"status": response.status, "body": body.decode("utf-8", "replace")}
+            except OSError as exc:
+                result = {"status": None, "body": f"{type(exc).__name__}"}
+            os.write(write_end, json.dumps(result).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    result = json.loads(data)
+    return result["status"], result["body"]
+
+
+@needs_other_user
+def test_another_local_user_gets_no_token_from_serve_metadata(tmp_path, config):
+    served = start(tmp_path, config, "t", verbose=["-v"])
+    try:
+        assert served.get(f"{SA}/default/token").ok  # the user is answered
+        status, body = as_other_user(served.host, f"{SA}/default/token")
+        assert status == 403 and "ya29." not in body
+        status, body = as_other_user(served.host, f"{SA}/default/identity?audience=https://theirs.example")
+        assert status == 403 and "eyJ" not in body
+    finally:
+        _, err = stop(served)
+    assert f"comes from uid {pwd_uid(OTHER_USER)}" in err
+
+
+def pwd_uid(name):
+    import pwd
+
+    return pwd.getpwnam(name).pw_uid
+
+
+EXEC_CHILD = """
+import os, sys
+print(os.environ["GCE_METADATA_HOST"], flush=True)
+sys.stdin.read()
+"""
+
+
+@needs_other_user
+def test_another_local_user_gets_no_token_from_exec_metadata(tmp_path, config):
+    proc = subprocess.Popen([sys.executable, "-m", "credhelper", "exec", "--profile", "t", "--metadata", "--",
+                             sys.executable, "-c", EXEC_CHILD], env=cli_env(tmp_path, config),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        host = proc.stdout.readline().strip()
+        assert host.startswith("127.0.0.1:"), proc.stderr.read() if proc.poll() is not None else host
+        _, mine, _ = raw_get(host, f"{SA}/default/token")
+        assert mine.status == 200
+        status, body = as_other_user(host, f"{SA}/default/token")
+        assert status == 403 and "ya29." not in body
+        _, rebinding, body = raw_get(host, f"{SA}/default/token", {"Host": "attacker.example",
+                                                                   "Origin": "http://attacker.example"})
+        assert rebinding.status == 403 and b"ya29." not in body
+        assert core_limit(proc.pid) == 0
+    finally:
+        proc.communicate("", timeout=30)
+    assert proc.returncode == 0
+
+
+# -- memory (issue 12 item 10) -----------------------------------------------------------------------------
+
+def core_limit(pid):
+    """The soft core file size limit of a process, from /proc/PID/limits (None: unlimited)."""
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max core file size"):
+                soft = line.split()[4]
+                return None if soft == "unlimited" else int(soft)
+    raise AssertionError("no core limit line")
+
+
+def allow_core_dumps():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_serve_metadata_never_dumps_core(tmp_path, config):
+    url_file = tmp_path / "metadata-url"
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "credhelper", "serve-metadata", "--profile", "t",
+                             "--url-file", str(url_file)], env=cli_env(tmp_path, config), cwd=workdir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=allow_core_dumps)
+    deadline = time.monotonic() + 30
+    while not url_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert url_file.exists()
+    assert core_limit(proc.pid) == 0  # it was unlimited when the process started
+    proc.send_signal(signal.SIGABRT)  # would dump core (keys and tokens) with dumping allowed
+    _, status = os.waitpid(proc.pid, 0)
+    proc.returncode = -signal.SIGABRT
+    assert os.WIFSIGNALED(status) and not os.WCOREDUMP(status)
+    assert not [p for p in workdir.iterdir() if p.name.startswith("core")]
 
 
 # -- lifecycle ---------------------------------------------------------------------------------------------

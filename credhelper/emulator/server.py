@@ -18,7 +18,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from credhelper import metadata
+from credhelper import metadata_protocol
 from credhelper.emulator import iamcredentials, oauth, storage, sts
 from credhelper.emulator.faults import FaultPlan
 from credhelper.emulator.state import ApiError, Grant, OAuthError, State
@@ -144,7 +144,7 @@ class Emulator:
 
     def _metadata_response(self, state, req):
         target = req.path + ("?" + urllib.parse.urlencode(req.query) if req.query else "")
-        status, headers, body = metadata.respond(req.method, target, req.headers, self._metadata)
+        status, headers, body = metadata_protocol.respond(req.method, target, req.headers, self._metadata)
         return Response(status, body, headers.pop("Content-Type"), headers)
 
     def _count(self, endpoint):
@@ -197,7 +197,7 @@ class _WorldMetadata:
     def _account(self):
         email = self.state.world.metadata_account
         if not email:
-            raise metadata.MetadataError(404, "Not Found")
+            raise metadata_protocol.MetadataError(404, "Not Found")
         return self.state.world.service_accounts[email]
 
     def email(self):
@@ -213,7 +213,7 @@ class _WorldMetadata:
     def numeric_project_id(self):
         number = self.state.world.projects.get(self.project_id())
         if number is None:
-            raise metadata.MetadataError(404, "Not Found")
+            raise metadata_protocol.MetadataError(404, "Not Found")
         return number
 
     def access_token(self, scopes):
@@ -276,9 +276,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, response, declared_length=None):
         content_type, body = response.encode()
-        self.send_response(response.status)
+        headers = dict(response.headers)
+        self.log_request(response.status)
+        self.send_response_only(response.status)
+        self.send_header("Server", headers.pop("Server", self.version_string()))  # one, as Google sends
+        self.send_header("Date", self.date_time_string())
         self.send_header("Content-Type", content_type)
-        for name, value in response.headers.items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(declared_length or len(body)))
         self.end_headers()
