@@ -11,60 +11,85 @@ import importlib
 import os
 import sys
 
-from credhelper.errors import EXIT_INTERRUPTED, EXIT_USAGE, CredhelperError
+from credhelper import commandtable
+from credhelper.errors import EXIT_AUTH, EXIT_INTERRUPTED, EXIT_USAGE, CredhelperError
 
-FORMATS = ("bare", "json", "header", "env")
-COMMANDS = ("print-access-token", "print-identity-token", "sign-jwt", "profiles", "cache", "executable", "kubectl",
-            "git-credential", "docker-credential", "configure", "serve-metadata", "exec", "doctor", "whoami",
-            "demo", "emulator")
+COMMANDS = commandtable.COMMAND_NAMES
 
 
 def build_parser():
-    """The argparse parser (credhelper.arguments.build_parser)."""
+    """The argparse parser (credhelper.arguments.build_parser, from the command table)."""
     from credhelper import arguments
 
     return arguments.build_parser()
 
 
-# -- the hot path without argparse -----------------------------------------------------------------
-# The helpers' usual command lines, parsed by hand into exactly the namespace build_parser() gives
-# (tests/test_cli.py holds the two together on generated command lines): importing argparse and
-# building even one subparser is 4 ms of a 28 ms cache hit. Anything this does not know (--help,
-# abbreviations, attached short values, a value that starts with '-', any mistake) returns None,
-# and argparse decides.
+def parse_args(argv):
+    """argv -> a handler's Namespace through argparse (every --help and usage error)."""
+    from credhelper import arguments
 
-_PROFILE_OPTIONS = {"--config": "config", "--profile": "profile", "-p": "profile"}
-_FAST = {  # command: (handler, options taking a value, flags, positional)
-    "print-access-token": ("credhelper.commands:print_access_token",
-                           {**_PROFILE_OPTIONS, "--impersonate-service-account": "impersonate_service_account",
-                            "--source": "source", "--format": "format", "-f": "format", "--scopes": "scopes",
-                            "--lifetime": "lifetime"},
-                           {"--no-cache": "no_cache", "--refresh": "refresh"}, None),
-    "kubectl": ("credhelper.protocols.kubectl:run", _PROFILE_OPTIONS, {}, None),
-    "executable": ("credhelper.protocols.executable:run", _PROFILE_OPTIONS, {}, None),
-    "git-credential": ("credhelper.protocols.git:run", _PROFILE_OPTIONS, {}, "operation"),
-    "docker-credential": ("credhelper.protocols.docker:run", _PROFILE_OPTIONS, {}, "operation"),
-}
-_FAST_DEFAULTS = {"format": "bare"}  # other options default to None, flags to False
+    return arguments.parse_args(argv)
+
+
+# -- the hot path without argparse -----------------------------------------------------------------
+# Command lines made only of plain options (a value or a flag) and at most one positional are
+# parsed here from the command table into exactly the namespace argparse gives (tests/test_cli.py
+# holds the two together on generated command lines): importing argparse and building the parser
+# is several ms of a ~30 ms cache hit. Anything this does not know (--help, abbreviations, attached
+# short values, a value that starts with '-', any mistake) returns None, and argparse decides.
+
+_GLOBAL_OPTIONS = {"--config": "config", "--profile": "profile", "-p": "profile"}
+
+
+def _fast_shape(row):
+    """(values {flag: dest}, flags {flag: dest}, positional dest or None, defaults) of a row whose
+    options the fast parser can read; None when argparse must (types, nargs, subcommands)."""
+    if row.subcommands or not row.handler:
+        return None
+    values, flags, positional, defaults, required = {}, {}, None, {}, []
+    for option in row.options:
+        kw = option.kwargs
+        action = kw.get("action")
+        if option.positional:
+            if positional or set(kw) - {"metavar", "help"}:
+                return None
+            positional = option.dest
+            continue
+        if set(kw) - {"metavar", "help", "choices", "default", "required", "action"} or action not in (None, "store_true"):
+            return None
+        table = flags if action == "store_true" else values
+        table.update((flag, option.dest) for flag in option.flags)
+        defaults[option.dest] = kw.get("default", False if action else None)
+        if kw.get("required"):
+            required.append(option.dest)
+    return values, flags, positional, defaults, tuple(required)
 
 
 def parse_fast(argv):
-    """The namespace argparse would make of argv, for the helpers' usual command lines; else None."""
-    import types
-
-    verbose, i = 0, 0
-    while i < len(argv) and (argv[i] == "--verbose" or (argv[i][:2] == "-v" and set(argv[i][1:]) == {"v"})):
-        verbose += 1 if argv[i] == "--verbose" else len(argv[i]) - 1
+    """The namespace argparse would make of argv, for command lines of plain options; else None."""
+    verbose, early, i = 0, {}, 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--verbose" or (word[:2] == "-v" and set(word[1:]) == {"v"}):
+            verbose += 1 if word == "--verbose" else len(word) - 1
+        elif word in _GLOBAL_OPTIONS and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            i += 1
+            early[_GLOBAL_OPTIONS[word]] = argv[i]
+        elif word.partition("=")[0] in ("--config", "--profile") and "=" in word:
+            name, _, value = word.partition("=")
+            early[_GLOBAL_OPTIONS[name]] = value
+        else:
+            break
         i += 1
-    if i == len(argv) or argv[i] not in _FAST:
+    row = commandtable.find(argv[i]) if i < len(argv) else None
+    shape = row and _fast_shape(row)
+    if not shape:
         return None
-    command = argv[i]
-    handler, values, flags, positional = _FAST[command]
-    ns = {"verbose": verbose, "command": command, "handler": handler, **{dest: None for dest in values.values()},
-          **{dest: False for dest in flags.values()}}
-    ns.update((k, v) for k, v in _FAST_DEFAULTS.items() if k in ns)
+    values, flags, positional, defaults, required = shape
+    ns = {"verbose": verbose, "command": row.name, "handler": row.handler, **defaults}
+    choices = {option.dest: option.kwargs["choices"] for option in row.options if "choices" in option.kwargs}
+    seen = set()
     rest = argv[i + 1:]
-    seen_positional = False
     j = 0
     while j < len(rest):
         word = rest[j]
@@ -81,15 +106,26 @@ def parse_fast(argv):
                         return None
                     value = rest[j]
                 ns[values[name]] = value
+                seen.add(values[name])
             else:
                 return None
-        elif positional and not seen_positional:
-            ns[positional], seen_positional = word, True
+        elif positional and positional not in seen:
+            ns[positional] = word
+            seen.add(positional)
         else:
             return None
         j += 1
-    if positional and not seen_positional or ns.get("format", "bare") not in FORMATS:
+    if positional and positional not in seen or not seen.issuperset(required):
         return None
+    if any(ns[dest] not in allowed for dest, allowed in choices.items() if ns[dest] is not None):
+        return None
+    for dest, value in early.items():
+        if dest not in ns:
+            return None  # a usage error: argparse says so
+        if ns[dest] is None:
+            ns[dest] = value
+    import types
+
     return types.SimpleNamespace(**ns)
 
 
@@ -103,30 +139,59 @@ def _setup_logging(verbosity):
 
 
 def _resolve(handler):
+    if callable(handler):
+        return handler
     module, _, func = handler.partition(":")
     return getattr(importlib.import_module(module), func)
 
 
-def run_handler(handler, args, *, on_error=None):
-    """Run a handler; map every failure to a one-line message and an exit code, never a traceback."""
+class Failure(CredhelperError):
+    """What run_handler reports for an interruption or an internal error, like any CredhelperError."""
+
+    def __init__(self, message, code, exit_code):
+        super().__init__(message)
+        self.code, self.exit_code = code, exit_code
+
+
+def report_on_stderr(error):
+    """How an error is written unless the command's row says otherwise: one message on stderr."""
+    sys.stderr.write(f"credhelper: {error}\n")
+
+
+def run_handler(handler, args, report=None, *, quiet=False):
+    """Run a handler ("module:function" or a callable taking args) and return its exit code.
+
+    The one failure path: every error becomes an exit code and is handed to report (the row's
+    error writer: JSON on stdout for docker and the executable protocol; by default one line on
+    stderr), never a traceback. An unexpected exception is named by type only (its message may
+    hold a secret), unless CREDHELPER_DEBUG_TRACEBACK=1 lets it through. quiet: nothing reaches
+    stderr while the handler runs (a client that merges stderr into the answer)."""
+    real_stderr = sys.stderr
+    if quiet:
+        import io
+
+        sys.stderr = io.StringIO()
     try:
-        return _resolve(handler)(args) or 0
-    except CredhelperError as exc:
-        if on_error:
-            return on_error(exc)
-        sys.stderr.write(f"credhelper: {exc}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("credhelper: interrupted\n")
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return 1
-    except Exception as exc:  # last resort: name the type only, never the message (it may hold a secret)
-        if os.environ.get("CREDHELPER_DEBUG_TRACEBACK") == "1":
-            raise
-        sys.stderr.write(f"credhelper: internal error ({type(exc).__name__}); "
-                         "please report it with the command you ran\n")
-        return 1
+        try:
+            return _resolve(handler)(args) or 0
+        except CredhelperError as exc:
+            failure = exc
+        except KeyboardInterrupt:
+            failure = Failure("interrupted", "INTERRUPTED", EXIT_INTERRUPTED)
+        except BrokenPipeError:  # the reader went away: nobody to tell
+            return EXIT_AUTH
+        except Exception as exc:
+            if os.environ.get("CREDHELPER_DEBUG_TRACEBACK") == "1":
+                raise
+            failure = Failure(f"internal error ({type(exc).__name__}); please report it with the command you ran",
+                              "INTERNAL", EXIT_AUTH)
+    finally:
+        sys.stderr = real_stderr
+    try:
+        _resolve(report or report_on_stderr)(failure)
+    except (OSError, ValueError):  # a closed or broken stream: the exit code still tells
+        pass
+    return failure.exit_code
 
 
 def main(argv=None):
@@ -134,19 +199,19 @@ def main(argv=None):
     _printable_stdio()
     args = parse_fast(argv)
     if args is None:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parse_args(argv)
         if not getattr(args, "handler", None):
-            parser.print_help(sys.stderr)
+            build_parser().print_help(sys.stderr)
             return EXIT_USAGE
-    if args.command != "executable":  # google-auth reads the executable's stderr into its JSON answer
+    row = commandtable.find(args.command)
+    if not row.quiet:  # google-auth reads the executable's stderr into its JSON answer
         _setup_logging(args.verbose)
     # google-auth warns on import under Python 3.9 (end of life) and about ADC quota projects: not the
     # user's business on every git fetch, and it would break the protocols that read stderr
     import warnings
 
     warnings.filterwarnings("ignore", module=r"google(\.|$)")
-    return run_handler(args.handler, args)
+    return run_handler(args.handler, args, row.report, quiet=row.quiet)
 
 
 def _printable_stdio():

@@ -148,9 +148,10 @@ def _close_matches(word, possibilities, **kwargs):
     return difflib.get_close_matches(word, possibilities, **kwargs)
 
 
-def selected_profile_name(explicit=None, env=os.environ):
-    """Profile selection order: explicit flag, then $CREDHELPER_PROFILE, then 'default'."""
-    return explicit or env.get("CREDHELPER_PROFILE") or DEFAULT_PROFILE
+def selected_profile_name(explicit=None, env=os.environ, mapped=None):
+    """Profile selection order: explicit flag, then $CREDHELPER_PROFILE, then a protocol's host
+    mapping ([git], [docker]) when it has one, then 'default'."""
+    return explicit or env.get("CREDHELPER_PROFILE") or mapped or DEFAULT_PROFILE
 
 
 def load_config(path=None, env=os.environ):

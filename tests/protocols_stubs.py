@@ -160,3 +160,21 @@ def git_http_backend(project_root, check):
         return status, headers, payload
 
     return respond
+
+
+def run_in_process(command, args, **handler_kwargs):
+    """(exit code, stdout, stderr) of a protocol command run in this process through cli.run_handler,
+    with the error writer its command-table row names: the same failure path as the real command."""
+    import contextlib
+    import functools
+    import io
+
+    from credhelper import cli, commandtable
+
+    row = commandtable.find(command)
+    module, _, func = row.handler.partition(":")
+    handler = functools.partial(getattr(__import__(module, fromlist=[func]), func), **handler_kwargs)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.run_handler(handler, args, row.report, quiet=row.quiet)
+    return status, out.getvalue(), err.getvalue()

@@ -1,13 +1,15 @@
 """The command line: the helpers' usual command lines parse without argparse, to exactly argparse's answer."""
 
 import contextlib
+import importlib
 import io
+import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credhelper import cli
+from credhelper import cli, commandtable
 
 
 def full_parser_commands():
@@ -16,8 +18,17 @@ def full_parser_commands():
     return list(sub.choices)
 
 
-def test_commands_lists_every_subcommand_in_order():
-    assert full_parser_commands() == list(cli.COMMANDS)
+def test_the_parser_has_exactly_the_command_table_in_order():
+    assert full_parser_commands() == list(cli.COMMANDS) == [row.name for row in commandtable.COMMANDS]
+
+
+@pytest.mark.parametrize("path,row", list(commandtable.walk()), ids=lambda x: " ".join(x) if isinstance(x, tuple) else "")
+def test_every_row_names_a_handler_and_writer_that_exist(path, row):
+    for name in (row.handler, row.report):
+        if name:
+            module, _, func = name.partition(":")
+            assert callable(getattr(importlib.import_module(module), func)), name
+    assert row.handler or row.sub_required, f"{' '.join(path)}: no handler and no required subcommand"
 
 
 def run_main(argv):
@@ -47,14 +58,15 @@ VOCABULARY = ["print-access-token", "git-credential", "docker-credential", "kube
               "-v", "-vv", "--verbose", "--config", "--config=p.ini", "--profile", "--profile=", "-p", "-p=x", "-px",
               "--prof", "--format", "-f", "--format=json", "json", "xml", "--no-cache", "--no-cache=1", "--refresh",
               "--scopes", "--lifetime", "30m", "--source", "--impersonate-service-account", "a@b.cc", "get", "store",
-              "", "-", "--", "-h", "--help", "--version", "-5"]
+              "", "-", "--", "-h", "--help", "--version", "-5", "demo", "print-identity-token", "--audience",
+              "--audiences=a", "--include-email", "sign-jwt", "--claims", "c.json", "doctor", "profiles", "exec"]
 
 
 def argparse_answer(argv):
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            return vars(cli.build_parser().parse_args(argv))
+            return vars(cli.parse_args(argv))
     except SystemExit:
         return None
 
@@ -74,6 +86,8 @@ def test_parse_fast_agrees_with_argparse_or_steps_aside(argv):
     ["git-credential", "get"], ["git-credential", "--profile", "x", "get"], ["git-credential", "store", "-p", "y"],
     ["docker-credential", "get"], ["docker-credential", "--config=c.ini", "list"],
     ["kubectl"], ["kubectl", "--profile=gke"], ["executable", "--profile", "wif"], ["-vv", "--verbose", "kubectl"],
+    ["whoami"], ["-p", "deploy", "print-access-token"], ["--config", "c.ini", "-v", "--profile=x", "kubectl"],
+    ["-p", "a", "git-credential", "--profile", "b", "get"],
 ])
 def test_the_helpers_usual_command_lines_take_the_fast_path(argv):
     fast = cli.parse_fast(argv)
@@ -83,8 +97,82 @@ def test_the_helpers_usual_command_lines_take_the_fast_path(argv):
 @pytest.mark.parametrize("argv", [
     ["print-access-token", "--help"], ["print-access-token", "--prof", "x"], ["print-access-token", "-px"],
     ["print-access-token", "--format", "xml"], ["git-credential"], ["git-credential", "get", "store"],
-    ["kubectl", "--profile"], ["kubectl", "--profile", "-x"], ["--version"], [], ["whoami"], ["kubectl", "-v"],
+    ["kubectl", "--profile"], ["kubectl", "--profile", "-x"], ["--version"], [], ["kubectl", "-v"],
     ["kubectl", "-p=x"], ["print-access-token", "-f=json"], ["git-credential", "-", "get"], ["kubectl", "--", "x"],
 ])
 def test_everything_else_goes_to_argparse(argv):
     assert cli.parse_fast(argv) is None
+
+
+# -- options before the command ------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv,profile,config", [
+    (["-p", "deploy", "print-access-token"], "deploy", None),
+    (["--profile", "deploy", "--config", "f.ini", "print-access-token"], "deploy", "f.ini"),
+    (["--config", "f.ini", "doctor"], None, "f.ini"),
+    (["-v", "--profile=deploy", "exec", "--", "true"], "deploy", None),
+    (["-p", "outer", "kubectl", "-p", "inner"], "inner", None),  # the command's own option wins
+])
+def test_profile_and_config_before_the_command_apply_to_it(argv, profile, config):
+    args = cli.parse_args(argv)
+    assert (args.profile, args.config) == (profile, config)
+    assert not any(name.startswith("global_") for name in vars(args))
+
+
+def test_an_option_before_a_command_that_does_not_take_it_is_a_usage_error():
+    status, _, err = run_main(["-p", "deploy", "demo"])
+    assert status == cli.EXIT_USAGE and "demo takes no --profile" in err
+
+
+@pytest.mark.parametrize("argv,usage,suggestion", [
+    (["print-access-token", "--profle", "x"], "usage: credhelper print-access-token", "did you mean --profile?"),
+    (["configure", "git", "--hots", "h"], "usage: credhelper configure git", "did you mean --host?"),
+    (["cache", "clear", "--prfile=x"], "usage: credhelper cache clear", "did you mean --profile?"),
+])
+def test_a_mistyped_option_gets_its_commands_usage_and_a_suggestion(argv, usage, suggestion):
+    status, _, err = run_main(argv)
+    assert status == cli.EXIT_USAGE and err.startswith(usage) and suggestion in err
+
+
+# -- one failure path ----------------------------------------------------------------------------
+
+PROTOCOL_ROWS = [row for row in commandtable.COMMANDS if row.handler and ".protocols." in row.handler]
+
+
+def broken_handler(monkeypatch, row):
+    module, _, func = row.handler.partition(":")
+
+    def boom(args, *a, **kw):
+        raise RuntimeError("secret-looking message that must not be shown")
+
+    monkeypatch.setattr(importlib.import_module(module), func, boom)
+
+
+ARGV = {"git-credential": ["git-credential", "get"], "docker-credential": ["docker-credential", "get"]}
+
+
+@pytest.mark.parametrize("row", PROTOCOL_ROWS, ids=lambda r: r.name)
+def test_an_internal_error_in_a_protocol_is_named_by_type_where_its_client_reads(monkeypatch, capfd, row):
+    broken_handler(monkeypatch, row)
+    monkeypatch.delenv("CREDHELPER_DEBUG_TRACEBACK", raising=False)
+    assert cli.main(ARGV.get(row.name, [row.name])) == cli.EXIT_AUTH
+    out, err = capfd.readouterr()
+    shown = out if row.report else err
+    assert "internal error (RuntimeError)" in shown and "secret-looking" not in out + err
+    assert (out if not row.report else err) == ""
+
+
+@pytest.mark.parametrize("row", PROTOCOL_ROWS, ids=lambda r: r.name)
+def test_debug_traceback_takes_effect_in_every_protocol(monkeypatch, row):
+    broken_handler(monkeypatch, row)
+    monkeypatch.setenv("CREDHELPER_DEBUG_TRACEBACK", "1")
+    with pytest.raises(RuntimeError):
+        cli.main(ARGV.get(row.name, [row.name]))
+
+
+def test_a_protocol_error_gets_the_rows_writer_and_the_errors_exit_code(capfd):
+    status = cli.run_handler(lambda args: (_ for _ in ()).throw(cli.CredhelperError("no", hint="fix it")), None,
+                             "credhelper.protocols.executable:write_error", quiet=True)
+    out, err = capfd.readouterr()
+    assert status == 1 and err == ""
+    assert json.loads(out) == {"version": 1, "success": False, "code": "CREDHELPER_ERROR", "message": "no; fix: fix it"}

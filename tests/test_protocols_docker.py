@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credhelper.protocols import docker
-from protocols_stubs import StubServer, basic_credentials, protocol_env, self_signed_cert, token_email
+from protocols_stubs import StubServer, basic_credentials, protocol_env, run_in_process, self_signed_cert, token_email
 from support import write_profiles
 
 EXIT_CODES = {0, 1, 2, 3, 130}
@@ -177,9 +177,7 @@ def test_helper_in_process_answers_or_fails_cleanly(tmp_path_factory, op, data):
     config = tmp_path_factory.getbasetemp() / "docker-hostile.ini"
     config.write_text("[cache]\nbackend = none\n[default]\nsource = /nonexistent.json\n[docker]\n127.0.0.1 = default\n")
     args = argparse.Namespace(config=str(config), profile=None, operation=op)
-    out = io.StringIO()
-    status = docker.run(args, env={}, stdin=io.BytesIO(data), stdout=out)
-    text = out.getvalue()
+    status, text, _ = run_in_process("docker-credential", args, env={}, stdin=io.BytesIO(data))
     assert status in EXIT_CODES and "Traceback" not in text and "internal error" not in text
     assert '"Secret": "' not in text  # no profile here can mint (an error may name the field)
     if status:

@@ -1,7 +1,6 @@
 """Google executable-sourced credentials: google-auth runs `credhelper executable` for real."""
 
 import argparse
-import io
 import json
 import os
 import stat
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 
 from credhelper.errors import ProtocolError
 from credhelper.protocols import executable
-from protocols_stubs import protocol_env
+from protocols_stubs import protocol_env, run_in_process
 from support import write_profiles
 
 EXIT_CODES = {0, 1, 2, 3, 130}
@@ -171,14 +170,13 @@ def test_any_environment_gets_one_json_line_and_no_stderr(tmp_path, capsys, env)
     config = tmp_path / "broken.ini"
     config.write_text("[default]\nsource = /nonexistent.json\n[profile x]\nsource = /nonexistent.json\n")
     args = argparse.Namespace(config=str(config), profile=None)
-    out = io.StringIO()
     env = {**env}
     env.pop("GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE", None)  # no stray files from random paths
     env.pop("GOOGLE_EXTERNAL_ACCOUNT_REVOKE", None)
-    status = executable.run(args, env=env, stdout=out)
+    status, out, err = run_in_process("executable", args, env=env)
     captured = capsys.readouterr()
-    assert captured.err == "" and captured.out == ""
-    lines = out.getvalue().splitlines()
+    assert err == "" and captured.err == "" and captured.out == ""
+    lines = out.splitlines()
     assert len(lines) == 1
     body = json.loads(lines[0])
     assert body["version"] == 1 and body["success"] is False and status in EXIT_CODES - {0}

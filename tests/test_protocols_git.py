@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from credhelper.errors import ProtocolError
 from credhelper.protocols import git
-from protocols_stubs import StubServer, git_http_backend, protocol_env, token_email
+from protocols_stubs import StubServer, git_http_backend, protocol_env, run_in_process, token_email
 from support import write_profiles
 
 EXIT_CODES = {0, 1, 2, 3, 130}
@@ -191,19 +191,11 @@ def test_helper_in_process_answers_or_fails_cleanly(tmp_path_factory, op, data):
     config.write_text("[cache]\nbackend = none\n[default]\nsource = /nonexistent.json\n"
                       "[git]\n*.googlesource.com = nope\n127.0.0.1 = default\n")
     args = argparse.Namespace(config=str(config), profile=None, operation=op)
-    out, err = io.StringIO(), io.StringIO()
-    import sys
-
-    real = sys.stderr
-    sys.stderr = err
-    try:
-        status = git.run(args, env={}, stdin=io.BytesIO(data), stdout=out)
-    finally:
-        sys.stderr = real
+    status, out, err = run_in_process("git-credential", args, env={}, stdin=io.BytesIO(data))
     assert status in EXIT_CODES
-    assert "Traceback" not in err.getvalue() and "internal error" not in err.getvalue()
-    assert out.getvalue() == ""  # no profile here can mint, so never any credential text
-    assert (status == 0) == (err.getvalue() == "")
+    assert "Traceback" not in err and "internal error" not in err
+    assert out == ""  # no profile here can mint, so never any credential text
+    assert (status == 0) == (err == "")
 
 
 @pytest.mark.parametrize("data", [b"\xff\xfe\n", "huge", b"protocol=https\nhost=\xc3\n", b"\n\n\n"],

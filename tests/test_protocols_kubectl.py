@@ -1,7 +1,6 @@
 """kubectl exec credential plugin: real `kubectl get --raw /version` against an HTTPS API stub."""
 
 import argparse
-import io
 import json
 import subprocess
 
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 
 from credhelper.errors import ProtocolError
 from credhelper.protocols import kubectl
-from protocols_stubs import StubServer, protocol_env, self_signed_cert, token_email
+from protocols_stubs import StubServer, protocol_env, run_in_process, self_signed_cert, token_email
 from support import write_profiles
 
 EXIT_CODES = {0, 1, 2, 3, 130}
@@ -117,8 +116,7 @@ def test_any_exec_info_parses_or_raises_protocol_error(info):
 def test_plugin_in_process_never_prints_a_partial_credential(tmp_path_factory, capsys, info):
     config = tmp_path_factory.getbasetemp() / "kubectl-hostile.ini"
     config.write_text("[cache]\nbackend = none\n[default]\nsource = /nonexistent.json\n")
-    out = io.StringIO()
-    status = kubectl.run(argparse.Namespace(config=str(config), profile=None), env={"KUBERNETES_EXEC_INFO": info}, stdout=out)
-    err = capsys.readouterr().err
-    assert status in EXIT_CODES - {0} and out.getvalue() == "" and err.startswith("credhelper: ")
+    status, out, err = run_in_process("kubectl", argparse.Namespace(config=str(config), profile=None),
+                                      env={"KUBERNETES_EXEC_INFO": info})
+    assert status in EXIT_CODES - {0} and out == "" and err.startswith("credhelper: ")
     assert "Traceback" not in err and "internal error" not in err

@@ -29,7 +29,7 @@ import sys
 import urllib.parse
 
 from credhelper import __version__
-from credhelper.errors import EXIT_AUTH, EXIT_INTERRUPTED, CredhelperError, ProtocolError, UsageError
+from credhelper.errors import CredhelperError, ProtocolError, UsageError
 
 OPERATIONS = ("get", "store", "erase", "list", "version")
 USERNAME = "oauth2accesstoken"
@@ -144,26 +144,23 @@ def _stderr_warn(message):
     sys.stderr.write(f"credhelper: warning: {message}\n")
 
 
-def error_text(exc):
-    return exc.message if not exc.hint else f"{exc.message} (fix: {exc.hint})"
+def write_error(error):
+    """docker reads a helper's error from stdout: one line (the command table names this writer)."""
+    text = error.message if not error.hint else f"{error.message} (fix: {error.hint})"
+    sys.stdout.write(text.replace("\n", " ") + "\n")
+    sys.stdout.flush()
 
 
-def run(args, env=os.environ, stdin=None, stdout=None):
-    """Handler of `credhelper docker-credential OPERATION` (docker-credential-credhelper)."""
-    stdin = stdin or sys.stdin.buffer
-    stdout = stdout or sys.stdout
-    try:
-        data = b"" if args.operation in ("list", "version") else stdin.read(MAX_INPUT_BYTES + 1)
-        text, status = answer(args, data, env), 0
-    except CredhelperError as exc:
-        text, status = error_text(exc).replace("\n", " ") + "\n", exc.exit_code
-    except KeyboardInterrupt:
-        text, status = "interrupted\n", EXIT_INTERRUPTED
-    except Exception as exc:  # the type only: the message may hold a secret
-        text, status = f"credhelper internal error ({type(exc).__name__}); please report it\n", EXIT_AUTH
-    stdout.write(text)
-    stdout.flush()
-    return status
+def run(args, env=os.environ, stdin=None):
+    """Handler of `credhelper docker-credential OPERATION` (docker-credential-credhelper); errors
+    propagate to cli.run_handler, which hands them to write_error."""
+    from credhelper.protocols import selection
+
+    data = b"" if args.operation in ("list", "version") else selection.read_input(stdin, MAX_INPUT_BYTES)
+    text = answer(args, data, env)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0
 
 
 # -- configure docker -------------------------------------------------------------------------

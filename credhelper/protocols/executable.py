@@ -25,13 +25,12 @@ Profile: --profile, then $CREDHELPER_PROFILE, then default (no host mapping appl
 
 import base64
 import contextlib
-import io
 import json
 import os
 import sys
 import time
 
-from credhelper.errors import EXIT_AUTH, EXIT_INTERRUPTED, CredhelperError, ProtocolError
+from credhelper.errors import CredhelperError, ProtocolError
 
 VERSION = 1
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
@@ -181,27 +180,18 @@ def answer(args, env=os.environ, now=None):
     return response
 
 
-def run(args, env=os.environ, stdout=None):
-    """Handler of `credhelper executable`: one JSON object on stdout, nothing on stderr, ever."""
-    stdout = stdout or sys.stdout
-    real_stderr, sys.stderr = sys.stderr, io.StringIO()  # dropped: google-auth would merge it into stdout
-    try:
-        try:
-            response, status = answer(args, env), 0
-        except CredhelperError as exc:
-            response, status = error_response(exc), exc.exit_code
-        except KeyboardInterrupt:
-            response = {"version": VERSION, "success": False, "code": "INTERRUPTED", "message": "interrupted"}
-            status = EXIT_INTERRUPTED
-        except Exception as exc:  # never a traceback; the type only, the message may hold a secret
-            response = {"version": VERSION, "success": False, "code": "INTERNAL",
-                        "message": f"credhelper internal error ({type(exc).__name__}); please report it"}
-            status = EXIT_AUTH
-        stdout.write(json.dumps(response) + "\n")
-        stdout.flush()
-        return status
-    finally:
-        sys.stderr = real_stderr
+def run(args, env=os.environ):
+    """Handler of `credhelper executable`: one JSON object on stdout. Its row is quiet (nothing on
+    stderr: google-auth merges it into the answer) and names write_error for failures."""
+    sys.stdout.write(json.dumps(answer(args, env)) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def write_error(error):
+    """The protocol's failure answer on stdout (the command table names this writer)."""
+    sys.stdout.write(json.dumps(error_response(error)) + "\n")
+    sys.stdout.flush()
 
 
 # -- configure external-account -------------------------------------------------------------

@@ -204,12 +204,15 @@ def answer(args, data, env=os.environ):
     return format_answer(profile.target or FALLBACK_USERNAME, token)
 
 
-def run(args, env=os.environ, stdin=None, stdout=None):
-    """Handler of `credhelper git-credential OPERATION` (git-credential-credhelper)."""
-    stdin = stdin or sys.stdin.buffer
+def run(args, env=os.environ, stdin=None):
+    """Handler of `credhelper git-credential OPERATION` (git-credential-credhelper). The answer is
+    written whole or not at all; errors go to stderr through cli.run_handler."""
     from credhelper.protocols import selection
 
-    return selection.write_answer(lambda: answer(args, stdin.read(MAX_INPUT_BYTES + 1), env), stdout or sys.stdout)
+    text = answer(args, selection.read_input(stdin, MAX_INPUT_BYTES), env)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0
 
 
 # -- configure git ----------------------------------------------------------------------------

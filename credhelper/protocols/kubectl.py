@@ -68,11 +68,13 @@ def answer(args, env=os.environ):
     return format_exec_credential(token, api_version) + "\n"
 
 
-def run(args, env=os.environ, stdout=None):
-    """Handler of `credhelper kubectl`."""
-    from credhelper.protocols import selection
-
-    return selection.write_answer(lambda: answer(args, env), stdout or sys.stdout)
+def run(args, env=os.environ):
+    """Handler of `credhelper kubectl`: the ExecCredential whole on stdout; errors go to stderr
+    through cli.run_handler."""
+    text = answer(args, env)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0
 
 
 def configure(args, env=os.environ):

@@ -10,12 +10,12 @@ Profile selection order, the same for every protocol:
 import os
 import sys
 
-from credhelper.profile import DEFAULT_PROFILE, load_config
+from credhelper.profile import load_config, selected_profile_name
 
 
 def profile_name(args, env=os.environ, mapped=None):
-    """The selected profile's name, in the documented order."""
-    return getattr(args, "profile", None) or env.get("CREDHELPER_PROFILE") or mapped or DEFAULT_PROFILE
+    """The selected profile's name, in the documented order (profile.selected_profile_name owns it)."""
+    return selected_profile_name(getattr(args, "profile", None), env, mapped)
 
 
 def load(args, env=os.environ):
@@ -62,26 +62,19 @@ def decode_input(data, max_bytes, what):
     return data
 
 
-def write_answer(produce, stdout):
-    """For the protocols whose client shows stderr (git, kubectl): produce() -> text goes to stdout,
-    whole; a failure goes to stderr as one message, never a partial answer or a traceback.
-    Returns the exit code."""
-    from credhelper.errors import EXIT_AUTH, EXIT_INTERRUPTED, CredhelperError
+def read_input(stdin, max_bytes):
+    """Up to max_bytes + 1 bytes of the client's stdin (sys.stdin unless given), for decode_input to
+    judge; ProtocolError (exit 2) when stdin is closed or unreadable."""
+    from credhelper.errors import ProtocolError
 
+    stream = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise ProtocolError("stdin is closed", hint="the client writes its request on stdin")
     try:
-        text = produce()
-    except CredhelperError as exc:
-        sys.stderr.write(f"credhelper: {exc}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("credhelper: interrupted\n")
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # the type only: the message may hold a secret
-        sys.stderr.write(f"credhelper: internal error ({type(exc).__name__}); please report it\n")
-        return EXIT_AUTH
-    stdout.write(text)
-    stdout.flush()
-    return 0
+        return stream.read(max_bytes + 1)
+    except (OSError, ValueError) as exc:
+        raise ProtocolError(f"cannot read stdin ({type(exc).__name__})",
+                            hint="the client writes its request on stdin") from None
 
 
 def self_command(*args):
