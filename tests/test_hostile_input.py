@@ -9,7 +9,6 @@ Already proven elsewhere, not repeated here: each protocol's stdin / environment
 """
 
 import argparse
-import base64
 import collections
 import configparser
 import io
@@ -377,12 +376,6 @@ def test_json_nested_past_the_parsers_limit_upstream_in_caches_and_output_files(
         with pytest.raises(CredhelperError) as info:
             broker.get_token(profile, ACCESS_TOKEN, cache=None, request=transport.Request(session=FakeSession(answers)))
         assert info.value.exit_code == 1
-    from credhelper.protocols import executable
-
-    output = tmp_path / "out.json"
-    output.write_text(DEEP)
-    assert executable.reusable(str(output), "aud", executable.ID_TOKEN_TYPE, 300, 0) is None
-    assert executable.jwt_audience("x." + base64.urlsafe_b64encode(DEEP.encode()).decode() + ".y") is None
     runtime = str(tmp_path / "run")
     cache = TokenCache(backend="file", runtime_dir=runtime)
     key = cache_key(profile, ACCESS_TOKEN)

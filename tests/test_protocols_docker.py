@@ -4,6 +4,7 @@ import argparse
 import hashlib
 import io
 import json
+import os
 import subprocess
 
 import pytest
@@ -189,3 +190,19 @@ def test_hostile_stdin_in_a_real_process(world, data):
     _, env = world()
     done = subprocess.run(["docker-credential-credhelper", "get"], env=env, input=data, capture_output=True, timeout=60)
     assert done.returncode in EXIT_CODES - {0} and b"Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("url", ["evil.com%2f.gcr.io", "https://evil.com%2f.gcr.io/v2/", "evil.com%2f.pkg.dev",
+                                 "evil_.com%23.gcr.io", "gcr.io:0", "gcr.io:65536", "[fe80::1%25eth0].gcr.io"])
+def test_a_registry_host_that_is_not_a_dns_name_or_ip_literal_is_refused(world, url):
+    _, env = world()
+    done = subprocess.run(["docker-credential-credhelper", "get"], env={**env, "CREDHELPER_PROFILE": "t"}, input=url, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "Secret" not in done.stdout and done.stdout.count("\n") == 1, done.stdout
+
+
+def test_a_closed_stdin_is_a_protocol_error(world):
+    _, env = world()
+    done = subprocess.run(["docker-credential-credhelper", "get"], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=60, preexec_fn=lambda: os.close(0))
+    assert done.returncode == 2 and "stdin is closed" in done.stdout and "Traceback" not in done.stderr

@@ -1,6 +1,7 @@
 """Google executable-sourced credentials: google-auth runs `credhelper executable` for real."""
 
 import argparse
+import base64
 import json
 import os
 import stat
@@ -58,16 +59,16 @@ def test_google_auth_refreshes_through_sts_and_reads_the_object(tmp_path, world,
     resp = request(f"{emulator.url}/storage/v1/b/{sample.bucket}/o/foo.txt?alt=media",
                    headers={"Authorization": f"Bearer {creds.token}"})
     assert resp.status == 200 and resp.data == b"bar"
-    # the response was kept 0600 in the output file, and a new credentials object reuses it
-    output_file = info["credential_source"]["executable"]["output_file"]
-    assert stat.S_IMODE(os.stat(output_file).st_mode) == 0o600
-    minted = emulator.counters["token"]
-    again = pluggable.Credentials.from_file(str(out), scopes=SCOPES)
-    again.refresh(request)
-    assert emulator.counters["token"] == minted and emulator.counters["sts"] == 2
+    # no output_file: google-auth would answer from it without running credhelper (issue 12.11)
+    assert "output_file" not in info["credential_source"]["executable"]
 
 
-def test_success_response_and_output_file_reused_while_valid(tmp_path, world, emulator, sample):
+def claims(jwt):
+    payload = jwt.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_success_response_on_stdout_and_no_output_file(tmp_path, world, sample):
     _, env = world
     out = tmp_path / "run" / "out.json"
     request = {"GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE": sample.google_provider_audience,
@@ -78,14 +79,24 @@ def test_success_response_and_output_file_reused_while_valid(tmp_path, world, em
     assert set(body) == {"version", "success", "token_type", "id_token", "expiration_time"}
     assert body["version"] == 1 and body["success"] is True and body["token_type"] == ID_TYPE
     assert isinstance(body["expiration_time"], int)
-    assert executable.jwt_audience(body["id_token"]) == sample.google_provider_audience
-    assert json.loads(out.read_text()) == body and stat.S_IMODE(out.stat().st_mode) == 0o600
-    minted = sum(emulator.counters.values())
-    second = run_exe(env, "--profile", "wif", **request)
-    assert json.loads(second.stdout) == body and sum(emulator.counters.values()) == minted
-    # another audience does not reuse the file
-    third = run_exe(env, "--profile", "wif", **{**request, "GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE": sample.idp_audience})
-    assert executable.jwt_audience(json.loads(third.stdout)["id_token"]) == sample.idp_audience
+    assert claims(body["id_token"])["aud"] == sample.google_provider_audience
+    assert not out.exists()
+
+
+def test_a_changed_profile_is_served_at_once_even_with_an_output_file(tmp_path, emulator, sample):
+    """Issue 12.11: the answer for the old target must not come back from an output file."""
+    config = tmp_path / "profiles.ini"
+    env = protocol_env(tmp_path, config)
+    out = tmp_path / "run" / "out.json"
+    request = {"GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE": sample.google_provider_audience,
+               "GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE": ID_TYPE, "GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE": str(out)}
+    subjects = []
+    for target in (sample.target, sample.delegate_b):
+        write_profiles(config, emulator.url, {"wif": {"source": sample.source_key, "target": target}}, cache="file")
+        done = run_exe(env, "--profile", "wif", **request)
+        assert done.returncode == 0, done.stdout
+        subjects.append(claims(json.loads(done.stdout)["id_token"])["sub"])
+    assert subjects[0] != subjects[1]
 
 
 @pytest.mark.parametrize("extra, code, exit_code", [
@@ -135,14 +146,6 @@ def test_revoke_removes_the_output_file(world, tmp_path):
     done = run_exe(env, GOOGLE_EXTERNAL_ACCOUNT_REVOKE="1", GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE=str(out))
     assert done.returncode == 0 and json.loads(done.stdout) == {"version": 1, "success": True}
     assert not out.exists()
-
-
-def test_expired_or_foreign_output_file_is_not_reused(tmp_path):
-    path = tmp_path / "out.json"
-    path.write_text(json.dumps({"version": 1, "success": True, "token_type": ID_TYPE, "id_token": "x.e30.y",
-                                "expiration_time": 2000}))
-    assert executable.reusable(str(path), "aud", ID_TYPE, 300, now=1000) is None  # inside the margin
-    assert executable.reusable(str(path), "aud", ID_TYPE, 300, now=500) is None  # aud claim missing
 
 
 # -- hostile environments ------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 import argparse
 import io
+import os
+import shlex
+import shutil
 import subprocess
 
 import pytest
@@ -257,3 +260,60 @@ def test_a_cache_hit_imports_neither_google_auth_nor_requests(world, argv, stdin
     assert first.returncode == 0, first.stderr
     second = run()
     assert second.returncode == 0 and "HEAVY=\n" in second.stderr, second.stderr
+
+
+def test_configure_git_writes_an_absolute_helper_that_works_without_credhelper_on_path(tmp_path, world, repo_server):
+    """Issue 14.5: the helper must not depend on the venv's bin being on git's PATH."""
+    _, env = world
+    server, url = repo_server
+    host = f"http://127.0.0.1:{server.port}"
+    assert subprocess.run(["credhelper", "configure", "git", "--host", host, "--profile", "t"], env=env,
+                          capture_output=True, text=True, timeout=60).returncode == 0
+    helper_value = git_(env, "config", "--global", "--get-all", f"credential.{host}.helper").stdout.splitlines()[1]
+    assert os.path.isabs(shlex.split(helper_value)[0]), helper_value
+    git_dir = os.path.dirname(shutil.which("git"))
+    bare = {**env, "PATH": git_dir}  # git itself, but neither credhelper nor its helpers
+    clone = git_(bare, "clone", url, str(tmp_path / "out"))
+    assert clone.returncode == 0, clone.stderr
+
+
+# -- issue 12.8 and 12.9: hosts that are not hosts, paths that lead elsewhere, hostile input ------------
+
+@pytest.mark.parametrize("host", ["evil.com/.googlesource.com", "evil.com#.googlesource.com",
+                                  "evil.com@.googlesource.com", "evil.com%2f.googlesource.com",
+                                  "evil.com\\.googlesource.com", "a.googlesource.com:x", "a.googlesource.com:99999"])
+@pytest.mark.parametrize("args", [(), ("--profile", "t")], ids=["global", "with-profile"])
+def test_a_host_that_is_not_a_dns_name_or_ip_literal_gets_no_answer(world, host, args):
+    _, env = world
+    done = helper(env, *args, "get", input=f"protocol=https\nhost={host}\n\n")
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr
+
+
+@pytest.mark.parametrize("path", ["team-a/../team-b", "team-a/./../team-b/repo", "team-a/%2e%2e/team-b",
+                                  "team-a%2f..%2fteam-b", "team-a/..", "./team-a/repo"])
+def test_a_path_with_dot_segments_gets_no_answer(tmp_path, world, emulator, sample, path):
+    _, env = world
+    config = write_profiles(tmp_path / "paths.ini", emulator.url, {"t": {"source": sample.source_key,
+                                                                         "target": sample.target}})
+    with open(config, "a") as f:
+        f.write("[git]\nhttps://git.example.com/team-a = t\n")
+    env = {**env, "CREDHELPER_CONFIG": config}
+    ok = helper(env, "get", input="protocol=https\nhost=git.example.com\npath=team-a//repo.git\n\n")
+    assert ok.returncode == 0 and "password=" in ok.stdout, ok.stderr  # the normalised path matches
+    done = helper(env, "get", input=f"protocol=https\nhost=git.example.com\npath={path}\n\n")
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr
+
+
+def test_an_unclosed_ipv6_url_is_a_protocol_error(world):
+    _, env = world
+    done = helper(env, "--profile", "t", "get", input="url=https://[::1\n\n")
+    assert done.returncode == 2 and done.stdout == "" and "not a valid URL" in done.stderr
+    assert "internal error" not in done.stderr
+
+
+def test_a_closed_stdin_is_a_protocol_error(world):
+    _, env = world
+    done = subprocess.run(["git-credential-credhelper", "--profile", "t", "get"], env=env, capture_output=False,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60,
+                          preexec_fn=lambda: os.close(0))
+    assert done.returncode == 2 and done.stdout == "" and "stdin is closed" in done.stderr

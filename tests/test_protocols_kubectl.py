@@ -2,6 +2,8 @@
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 
 import pytest
@@ -120,3 +122,38 @@ def test_plugin_in_process_never_prints_a_partial_credential(tmp_path_factory, c
                                       env={"KUBERNETES_EXEC_INFO": info})
     assert status in EXIT_CODES - {0} and out == "" and err.startswith("credhelper: ")
     assert "Traceback" not in err and "internal error" not in err
+
+
+# -- configure kubectl: the cluster must exist, the command is absolute ------------------------------
+
+def test_configure_writes_an_absolute_command_even_under_the_kubeconfigs_directory(tmp_path, world, api_server):
+    """kubectl relativizes a path under the kubeconfig's directory; configure puts the absolute one back."""
+    _, env = world
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    os.symlink(shutil.which("credhelper", path=env["PATH"]), bin_dir / "credhelper")
+    env = {**env, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}"}
+    done = setup_cluster(env, api_server, "t")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "kubeconfig").read_text()
+    assert f"command: {json.dumps(str(bin_dir / 'credhelper'))}" in text and "command: bin/" not in text
+    got = kubectl_(env, "--context", "stub", "get", "--raw", "/version")
+    assert got.returncode == 0 and json.loads(got.stdout) == VERSION, got.stderr
+
+
+def test_configure_refuses_a_cluster_the_kubeconfig_lacks_and_names_those_it_has(world, api_server):
+    _, env = world
+    kubectl_(env, "config", "set-cluster", "stub", f"--server=https://127.0.0.1:{api_server.port}")
+    kubectl_(env, "config", "set-cluster", "other", "--server=https://127.0.0.1:1")
+    done = subprocess.run(["credhelper", "configure", "kubectl", "--cluster", "prod", "--profile", "t"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "no cluster 'prod'" in done.stderr and "other, stub" in done.stderr
+    assert "credhelper-prod" not in kubectl_(env, "config", "view").stdout
+
+
+def test_configure_without_a_kubeconfig_says_so(world, tmp_path):
+    _, env = world
+    done = subprocess.run(["credhelper", "configure", "kubectl", "--cluster", "prod", "--profile", "t"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "no kubeconfig at" in done.stderr and "set-cluster" in done.stderr
+    assert not (tmp_path / "kubeconfig").exists()

@@ -216,11 +216,12 @@ def test_cache_fallback_store_and_output_files_are_0600_in_0700_directories(emul
     env, _, _ = world
     runtime = tmp_path / "runtime" / "credhelper"
     assert run_umask0(["print-access-token", "--profile", "t"], env).returncode == 0
-    out_file = tmp_path / "runtime" / "new" / "deeper" / "exe.json"
-    done = run_umask0(["executable", "--profile", "t"], {**env, "GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE": str(out_file)})
-    assert done.returncode == 0, done.stdout
+    out_file = tmp_path / "runtime" / "new" / "deeper" / "wif.json"
+    done = run_umask0(["configure", "external-account", "--profile", "t", "--audience", "//aud", "--output",
+                       str(out_file)], env)
+    assert done.returncode == 0, done.stderr
     assert_private(runtime, "file backend, umask 000")
-    assert_private(tmp_path / "runtime" / "new", "executable output file in new directories, umask 000")
+    assert_private(tmp_path / "runtime" / "new", "configure external-account --output in new directories, umask 000")
 
     # no keyring at all: the fallback store, with its warning once
     fallback_rt = tmp_path / "fallback-runtime"

@@ -72,7 +72,13 @@ def registry_host(server_url):
     host = host.lower()
     if ":" in host:
         host = f"[{host}]"
-    return f"{host}:{port}" if port else host
+    hostport = f"{host}:{port}" if port is not None else host
+    from credhelper.protocols import selection
+
+    if selection.split_host(hostport) is None:  # e.g. evil.com%2f.gcr.io: matched against nothing
+        raise ProtocolError("the registry's host is not a valid DNS name or IP literal",
+                            hint="docker writes the registry, e.g. us-docker.pkg.dev or 127.0.0.1:5000")
+    return hostport
 
 
 def _key_host(key):

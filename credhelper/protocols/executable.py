@@ -8,11 +8,13 @@ google-auth (with GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1) runs `credhelper 
   GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE        urn:ietf:params:oauth:token-type:id_token (the default) or
                                             ...:jwt; SAML is refused
   GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE       credhelper never prompts, so 1 and 0 behave alike
-  GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE       the response is also written here (0600) and reused while
-                                            it stays valid for the profile's refresh margin and audience
+  GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE       neither read nor written (only removed on revoke): google-auth
+                                            answers from that file without running credhelper, so after a
+                                            profile changed it would serve the old identity until expiry;
+                                            credhelper's own cache answers a repeat call as fast
   GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL informational: google-auth impersonates it after the STS
                                             exchange; the ID token is always the profile's target's
-  GOOGLE_EXTERNAL_ACCOUNT_REVOKE            1: delete the output file and answer success
+  GOOGLE_EXTERNAL_ACCOUNT_REVOKE            1: delete the output file, if any, and answer success
 
 It mints an OIDC ID token for the profile's target and prints, on stdout and nothing else:
   {"version": 1, "success": true, "token_type": ..., "id_token": ..., "expiration_time": EPOCH_SECS}
@@ -23,12 +25,10 @@ stdout, so nothing at all is written to stderr: warnings are dropped.
 Profile: --profile, then $CREDHELPER_PROFILE, then default (no host mapping applies).
 """
 
-import base64
 import contextlib
 import json
 import os
 import sys
-import time
 
 from credhelper.errors import CredhelperError, ProtocolError
 
@@ -89,71 +89,12 @@ def error_response(exc):
     return {"version": VERSION, "success": False, "code": exc.code, "message": message}
 
 
-def jwt_audience(value):
-    """The aud claim of a JWT, read without verifying it (only to decide whether to reuse it)."""
-    try:
-        payload = value.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return claims.get("aud") if isinstance(claims, dict) else None
-    except (IndexError, ValueError, TypeError, RecursionError):
-        return None
-
-
-def reusable(path, audience, token_type, margin_secs, now):
-    """The output file's response, if it is ours and stays valid for the margin; else None."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError, RecursionError):
-        return None
-    if not (isinstance(data, dict) and data.get("version") == VERSION and data.get("success") is True
-            and data.get("token_type") == token_type and isinstance(data.get("id_token"), str)):
-        return None
-    expiry = data.get("expiration_time")
-    if not isinstance(expiry, (int, float)) or isinstance(expiry, bool) or expiry - margin_secs <= now:
-        return None
-    if jwt_audience(data["id_token"]) != audience:
-        return None
-    return data
-
-
-def _makedirs_private(path):
-    """Create path and its missing parents, each 0700 (os.makedirs gives the parents the umask's mode)."""
-    missing = []
-    while not os.path.isdir(path):
-        missing.append(path)
-        if os.path.dirname(path) == path:
-            break
-        path = os.path.dirname(path)
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(directory, 0o700)
-
-
-def write_private(path, data):
-    """Write JSON to path atomically, 0600, creating a missing parent directory 0700."""
-    parent = os.path.dirname(os.path.abspath(path))
-    _makedirs_private(parent)
-    tmp = os.path.join(parent, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def answer(args, env=os.environ, now=None):
     """The response object for this request; raises CredhelperError."""
     from credhelper import broker
     from credhelper.protocols import selection
     from credhelper.token import ID_TOKEN
 
-    now = time.time() if now is None else now
     request = parse_request(env)
     if request.revoke:
         if request.output_file:
@@ -167,17 +108,9 @@ def answer(args, env=os.environ, now=None):
         raise ProtocolError("no audience: GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE is not set and the profile "
                             f"'{profile.name}' has no audience",
                             hint="run credhelper through google-auth, or set audience = ... in the profile")
-    if request.output_file:
-        cached = reusable(request.output_file, audience, request.token_type, profile.refresh_margin_secs, now)
-        if cached is not None:
-            return cached
     token = broker.get_token(profile, ID_TOKEN, cache=selection.token_cache(config), audience=audience,
                              warn=lambda message: None)
-    response = success_response(token, request.token_type)
-    if request.output_file:
-        with contextlib.suppress(OSError):  # google-auth reads stdout first; the file only saves a run
-            write_private(request.output_file, response)
-    return response
+    return success_response(token, request.token_type)
 
 
 def run(args, env=os.environ):
@@ -206,8 +139,9 @@ def external_account_info(args, env=os.environ):
     profile = config.resolve(name)
     sts = (args.sts_endpoint or profile.sts_endpoint or GOOGLE_STS_BASE).rstrip("/")
     command = selection.command_line(selection.self_command("executable", *selection.pinned_args(args, env)))
-    executable = {"command": command, "timeout_millis": DEFAULT_TIMEOUT_MILLIS,
-                  "output_file": output_file_path(name, args.audience, env)}
+    # no output_file: google-auth would answer from that file without running credhelper, so a
+    # changed profile would go on serving the old identity until the file expired (issue 12.11)
+    executable = {"command": command, "timeout_millis": DEFAULT_TIMEOUT_MILLIS}
     info = {"type": "external_account", "audience": args.audience, "subject_token_type": ID_TOKEN_TYPE,
             "token_url": f"{sts}/v1/token", "credential_source": {"executable": executable}}
     if args.service_account_impersonation:
@@ -223,31 +157,17 @@ def external_account_info(args, env=os.environ):
     return info
 
 
-def output_file_path(profile_name, audience, env=os.environ):
-    """Where google-auth keeps the executable's response: the user's runtime directory (a tmpfs)."""
-    import hashlib
-
-    base = env.get("XDG_RUNTIME_DIR")
-    if not base:
-        import platformdirs
-
-        base = platformdirs.user_cache_dir()
-    digest = hashlib.sha256(audience.encode()).hexdigest()[:12]
-    return os.path.join(os.path.abspath(base), "credhelper", f"executable-{profile_name}-{digest}.json")
-
-
 def configure(args, env=os.environ):
     """Handler of `credhelper configure external-account`: write the JSON (stdout, or --output 0600)."""
     text = json.dumps(external_account_info(args, env), indent=2) + "\n"
     if not args.output:
         sys.stdout.write(text)
         return 0
+    from credhelper.protocols import selection
+
     path = os.path.abspath(os.path.expanduser(args.output))
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        selection.write_private(path, text)
     except OSError as exc:
         raise CredhelperError(f"cannot write {path}: {exc.strerror}", hint="choose another --output") from None
     sys.stderr.write(f"credhelper: wrote {path}; use it with GOOGLE_APPLICATION_CREDENTIALS={path} and "

@@ -1,8 +1,11 @@
 """git credential helper: `git-credential-credhelper [--profile P] get|store|erase`.
 
-Set up with `credhelper configure git`, or by hand:
-    git config --global credential.https://source.developers.google.com.helper 'credhelper --profile deploy'
-git then runs `git-credential-credhelper --profile deploy get` and writes key=value lines on stdin.
+Set up with `credhelper configure git`, which writes the helper's absolute path, e.g.
+    git config --global credential.https://source.developers.google.com.helper \
+        '/home/me/.local/bin/git-credential-credhelper --profile deploy'
+git then runs it with the operation appended (`... --profile deploy get`) and writes key=value
+lines on stdin. By hand, `credhelper --profile deploy` also works while git-credential-credhelper
+is on git's PATH.
 
   get    answers username (the profile's target email, else oauth2accesstoken), password (an access
          token) and password_expiry_utc (epoch seconds; git 2.41+ uses it, older gits ignore it)
@@ -78,53 +81,69 @@ def parse_request(data):
 def _apply_url(request):
     import urllib.parse  # only when git sends url= (not on the usual get): 1.3 ms
 
-    parts = urllib.parse.urlsplit(request.pop("url"))
+    try:
+        parts = urllib.parse.urlsplit(request.pop("url"))
+        netloc = parts.netloc
+    except ValueError:  # e.g. https://[::1 (an unclosed IPv6 literal)
+        raise ProtocolError("the url= line is not a valid URL",
+                            hint="git writes url=SCHEME://HOST[:PORT]/PATH") from None
     if parts.scheme:
         request.setdefault("protocol", parts.scheme)
-    netloc = parts.netloc.rpartition("@")[2]
+    netloc = netloc.rpartition("@")[2]
     if netloc:
         request.setdefault("host", netloc)
     if parts.path.strip("/"):
         request.setdefault("path", parts.path.lstrip("/"))
 
 
-def split_host(host):
-    """'Host:PORT' -> ('host', 'PORT' or None); '[::1]:80' -> ('::1', '80')."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        name, _, rest = host[1:].partition("]")
-        return name, rest[1:] if rest.startswith(":") else None
-    if host.count(":") == 1:
-        name, _, port = host.partition(":")
-        return name, port or None
-    return host, None
-
-
 def parse_pattern(pattern):
-    """'[scheme://]host[:port][/path]' -> (scheme or None, host glob, port or None, path prefix)."""
+    """'[scheme://]host[:port][/path]' -> (scheme or None, host glob, port or None, path prefix).
+
+    The path prefix comes back normalised ('a//b/' -> 'a/b'); a pattern whose path has '.' or '..'
+    segments gets a prefix no normalised path equals (it can match nothing)."""
     pattern = pattern.strip()
     scheme = None
     if "://" in pattern:
         scheme, _, pattern = pattern.partition("://")
         scheme = scheme.lower()
     hostport, _, path = pattern.partition("/")
-    host, port = split_host(hostport)
-    return scheme, host, port, path.strip("/")
+    hostport = hostport.strip().lower()
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+    elif hostport.count(":") == 1:
+        host, _, port = hostport.partition(":")
+        port = port or None
+    else:
+        host, port = hostport, None
+    if not path.strip("/"):
+        return scheme, host, port, ""
+    from credhelper.protocols import selection
+
+    segments = selection.path_segments(path)
+    return scheme, host, port, "/".join(segments) if segments is not None else "/"
 
 
-def _path_matches(prefix, path):
+def _path_matches(prefix, segments):
     if not prefix:
         return True
-    path = (path or "").strip("/")
+    path = "/".join(segments)
     return path == prefix or path.startswith(prefix + "/")
 
 
 def match(patterns, protocol, host, path=None):
     """The profile of the most specific [git] pattern matching the request, else None.
 
-    patterns: [(pattern, profile, line)] in file order, as Config.git holds them.
-    """
-    name, port = split_host(host)
+    patterns: [(pattern, profile, line)] in file order, as Config.git holds them. host must be a
+    valid DNS name or IP literal with an optional numeric port, and path free of '.' and '..'
+    segments; anything else matches nothing."""
+    from credhelper.protocols import selection
+
+    parts = selection.split_host(host)
+    segments = selection.path_segments(path) if path else []
+    if parts is None or segments is None:
+        return None
+    name, port = parts
     best, best_rank = None, None
     for index, (pattern, profile, _line) in enumerate(patterns):
         p_scheme, p_host, p_port, p_path = parse_pattern(pattern)
@@ -134,7 +153,7 @@ def match(patterns, protocol, host, path=None):
             continue
         if not fnmatch.fnmatchcase(name, p_host) or (p_host.startswith("*.") and name == p_host[2:]):
             continue
-        if not _path_matches(p_path, path):
+        if not _path_matches(p_path, segments):
             continue
         rank = (len(p_path), "*" not in p_host, bool(p_port), bool(p_scheme), -index)
         if best_rank is None or rank > best_rank:
@@ -143,18 +162,24 @@ def match(patterns, protocol, host, path=None):
 
 
 def is_google_host(host):
-    name, _ = split_host(host)
-    return any(fnmatch.fnmatchcase(name, g) for g in GOOGLE_HOSTS)
+    from credhelper.protocols import selection
+
+    parts = selection.split_host(host)
+    return parts is not None and any(fnmatch.fnmatchcase(parts[0], g) for g in GOOGLE_HOSTS)
 
 
 def is_loopback(host):
-    name, _ = split_host(host)
-    if name == "localhost":
+    from credhelper.protocols import selection
+
+    parts = selection.split_host(host)
+    if parts is None:
+        return False
+    if parts[0] == "localhost":
         return True
     import ipaddress  # plain http only: 1.6 ms
 
     try:
-        return ipaddress.ip_address(name).is_loopback
+        return ipaddress.ip_address(parts[0]).is_loopback
     except ValueError:
         return False
 
@@ -168,11 +193,13 @@ def _selected(args, config, request, env):
     """(profile name, served): which profile answers this host, and whether it is answered at all."""
     from credhelper.protocols import selection
 
-    protocol, host = request.get("protocol", ""), request.get("host", "")
-    mapped = match(config.git, protocol, host, request.get("path"))
+    protocol, host, path = request.get("protocol", ""), request.get("host", ""), request.get("path")
+    mapped = match(config.git, protocol, host, path)
     served = bool(args.profile) or mapped is not None or is_google_host(host)
     if protocol == "http" and not is_loopback(host) or protocol not in ("https", "http"):
         served = False
+    if selection.split_host(host) is None or (path and selection.path_segments(path) is None):
+        served = False  # not a host, or a path a server would resolve elsewhere: no answer at all
     return selection.profile_name(args, env, mapped), served
 
 
@@ -218,15 +245,19 @@ def run(args, env=os.environ, stdin=None):
 # -- configure git ----------------------------------------------------------------------------
 
 def helper_value(extra_args):
-    """credential.helper value that runs this credhelper: the short form when the entry point is on PATH."""
+    """credential.helper value that runs this credhelper by absolute path (git runs an absolute helper
+    path as it is), so it works whatever PATH git runs with."""
     import shutil
 
     from credhelper.protocols import selection
 
-    if shutil.which("git-credential-credhelper"):
-        return selection.command_line(["credhelper", *extra_args])
-    argv = selection.self_command("git-credential", *extra_args)
-    return "!" + selection.command_line(argv)
+    script = shutil.which("git-credential-credhelper")
+    if not script:
+        beside = os.path.join(os.path.dirname(selection.self_command()[0]), "git-credential-credhelper")
+        script = beside if os.access(beside, os.X_OK) else None
+    if script:
+        return selection.command_line([os.path.abspath(script), *extra_args])
+    return "!" + selection.command_line(selection.self_command("git-credential", *extra_args))
 
 
 def _git_config(*argv):

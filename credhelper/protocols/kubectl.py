@@ -79,30 +79,82 @@ def run(args, env=os.environ):
 
 def configure(args, env=os.environ):
     """Handler of `credhelper configure kubectl --cluster NAME`: edits the kubeconfig with kubectl itself,
-    so every other entry (and the file's format) is kept."""
-    import subprocess
-
+    so every other entry (and the file's format) is kept. The cluster must exist in the kubeconfig;
+    the exec command is always an absolute path."""
     from credhelper.protocols import selection
 
     config = selection.load(args, env)
     name = selection.profile_name(args, env)
     config.resolve(name)  # fail now, not at the first kubectl call
+    kube = ["kubectl", "config"] + (["--kubeconfig", args.kubeconfig] if args.kubeconfig else [])
+    files = kubeconfig_files(args, env)
+    clusters = _kubectl(env, *kube, "get-clusters").splitlines()[1:]  # the first line is the NAME header
+    if args.cluster not in clusters:
+        existing = [f for f in files if os.path.exists(f)]
+        if not existing:
+            raise UsageError(f"no kubeconfig at {os.pathsep.join(files)}, so no cluster {args.cluster!r}",
+                             hint="add the cluster first (e.g. gcloud container clusters get-credentials, or "
+                                  "kubectl config set-cluster NAME --server=URL), or name the file with --kubeconfig")
+        known = ", ".join(clusters) if clusters else "none"
+        raise UsageError(f"the kubeconfig ({os.pathsep.join(existing)}) has no cluster {args.cluster!r}; "
+                         f"its clusters: {known}", hint="choose one of them with --cluster")
     argv = selection.self_command("kubectl", *selection.pinned_args(args, env))
     user = f"credhelper-{args.cluster}"
-    kube = ["kubectl", "config"] + (["--kubeconfig", args.kubeconfig] if args.kubeconfig else [])
-    steps = [
-        [*kube, "set-credentials", user, f"--exec-command={argv[0]}", f"--exec-api-version={V1}",
-         *[f"--exec-arg={a}" for a in argv[1:]], "--exec-interactive-mode=Never",
-         "--exec-provide-cluster-info=false"],
-        [*kube, "set-context", args.cluster, f"--cluster={args.cluster}", f"--user={user}"],
-    ]
-    for step in steps:
-        try:
-            done = subprocess.run(step, capture_output=True, text=True)
-        except FileNotFoundError:
-            raise UsageError("kubectl is not installed (or not on PATH)") from None
-        if done.returncode != 0:
-            raise CredhelperError(f"{' '.join(step[:4])} ... failed: {done.stderr.strip()}")
-    sys.stderr.write(f"credhelper: kubeconfig user {user} runs credhelper (profile {name}); context "
+    _kubectl(env, *kube, "set-credentials", user, f"--exec-command={argv[0]}", f"--exec-api-version={V1}",
+             *[f"--exec-arg={a}" for a in argv[1:]], "--exec-interactive-mode=Never",
+             "--exec-provide-cluster-info=false")
+    _kubectl(env, *kube, "set-context", args.cluster, f"--cluster={args.cluster}", f"--user={user}")
+    for path in files:
+        absolute_exec_command(path, argv[0])
+    sys.stderr.write(f"credhelper: kubeconfig user {user} runs {argv[0]} (profile {name}); context "
                      f"{args.cluster} uses it: kubectl config use-context {args.cluster}\n")
     return 0
+
+
+def kubeconfig_files(args, env=os.environ):
+    """The files kubectl reads and writes: --kubeconfig, else $KUBECONFIG's list, else ~/.kube/config."""
+    if args.kubeconfig:
+        return [os.path.abspath(os.path.expanduser(args.kubeconfig))]
+    listed = [p for p in env.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return [os.path.abspath(os.path.expanduser(p)) for p in listed] or [
+        os.path.join(os.path.expanduser("~"), ".kube", "config")]
+
+
+def _kubectl(env, *argv):
+    import subprocess
+
+    try:
+        done = subprocess.run(list(argv), capture_output=True, text=True, env=dict(env))
+    except FileNotFoundError:
+        raise UsageError("kubectl is not installed (or not on PATH)") from None
+    if done.returncode != 0:
+        raise CredhelperError(f"{' '.join(argv[:4])} ... failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def absolute_exec_command(path, command):
+    """kubectl writes an exec command under the kubeconfig's directory relative to it: put the
+    absolute path back, so the entry does not depend on where the kubeconfig lives.
+
+    Every `command:` line naming exactly that relative path is rewritten (it denotes the same file);
+    the value is written as a JSON string, which YAML reads as a double-quoted scalar."""
+    relative = os.path.relpath(command, os.path.dirname(path))
+    if relative.startswith(".."):
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return
+    spellings = {relative, json.dumps(relative), f"'{relative}'"}
+    lines = text.splitlines(keepends=True)
+    changed = False
+    for i, line in enumerate(lines):
+        key, sep, value = line.rstrip("\r\n").partition("command: ")
+        if sep and not key.strip("- ") and value in spellings:
+            lines[i] = f"{key}command: {json.dumps(command)}\n"
+            changed = True
+    if changed:
+        from credhelper.protocols import selection
+
+        selection.replace_file(path, "".join(lines))

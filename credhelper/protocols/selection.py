@@ -7,6 +7,7 @@ Profile selection order, the same for every protocol:
   4. default
 """
 
+import contextlib
 import os
 import sys
 
@@ -62,6 +63,53 @@ def decode_input(data, max_bytes, what):
     return data
 
 
+_DNS_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def split_host(text):
+    """'Host.Example:443' -> ('host.example', '443'); '[::1]:80' -> ('::1', '80'); 'h' -> ('h', None).
+
+    None unless the host is a valid DNS name or IP literal and the port, if any, is a number from 1
+    to 65535: the git and docker helpers match nothing else (a '/', '#', '@' or '%' in a "host" is an
+    attempt to borrow a trusted suffix)."""
+    text = text.lower()
+    if text.startswith("["):
+        name, close, rest = text[1:].partition("]")
+        if not close or (rest and not rest.startswith(":")):
+            return None
+        port = rest[1:] if rest else None
+        import ipaddress  # only for IPv6 literals
+
+        try:
+            ipaddress.IPv6Address(name)
+        except ValueError:
+            return None
+        if "%" in name:  # a zone id names an interface, not a host
+            return None
+    else:
+        name, colon, port = text.partition(":")
+        port = port if colon else None
+        labels = name.split(".")
+        if len(name) > 253 or not all(
+                0 < len(label) <= 63 and set(label) <= _DNS_LABEL_CHARS and label[0] != "-" and label[-1] != "-"
+                for label in labels):
+            return None
+    if port is not None and not (port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
+        return None
+    return name, port
+
+
+def path_segments(path):
+    """A URL path as its segments, percent-decoded, empty ones dropped: 'a//b/' -> ['a', 'b'].
+    None when a segment is '.' or '..' (a server would resolve it to another path than it reads)."""
+    import urllib.parse  # only for requests that carry a path
+
+    segments = [s for s in urllib.parse.unquote(path or "").replace("\\", "/").split("/") if s]
+    if any(s in (".", "..") for s in segments):
+        return None
+    return segments
+
+
 def read_input(stdin, max_bytes):
     """Up to max_bytes + 1 bytes of the client's stdin (sys.stdin unless given), for decode_input to
     judge; ProtocolError (exit 2) when stdin is closed or unreadable."""
@@ -75,6 +123,41 @@ def read_input(stdin, max_bytes):
     except (OSError, ValueError) as exc:
         raise ProtocolError(f"cannot read stdin ({type(exc).__name__})",
                             hint="the client writes its request on stdin") from None
+
+
+def _makedirs_private(path):
+    """Create path and its missing parents, each 0700 (os.makedirs gives the parents the umask's mode)."""
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        if os.path.dirname(path) == path:
+            break
+        path = os.path.dirname(path)
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, 0o700)
+
+
+def write_private(path, text, mode=0o600):
+    """Write text to path atomically (a new file, then a rename), creating missing parents 0700."""
+    parent = os.path.dirname(os.path.abspath(path))
+    _makedirs_private(parent)
+    tmp = os.path.join(parent, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def replace_file(path, text):
+    """Atomically replace an existing file the user keeps (a kubeconfig), keeping its mode."""
+    write_private(path, text, os.stat(path).st_mode & 0o777)
 
 
 def self_command(*args):
