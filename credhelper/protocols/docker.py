@@ -208,14 +208,14 @@ def configure(args, env=os.environ):
     helpers = data.setdefault("credHelpers", {})
     for host in hosts:
         helpers[host] = "credhelper"
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    tmp = f"{path}.credhelper.tmp"
+    from credhelper import privatefile
+
     mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o600
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent="\t")
-        f.write("\n")
-    os.replace(tmp, path)
+    try:
+        privatefile.write(path, json.dumps(data, indent="\t") + "\n", mode)
+    except OSError as exc:
+        raise CredhelperError(f"cannot write {path}: {exc.strerror}",
+                              hint="fix the directory's ownership or permissions, or set DOCKER_CONFIG") from None
     sys.stderr.write(f"credhelper: {path}: credHelpers for {', '.join(hosts)} -> docker-credential-credhelper\n")
     unserved = [h for h in hosts if mapped_profile(config.docker, h) is None and not is_google_registry(h)]
     name = getattr(args, "profile", None) or env.get("CREDHELPER_PROFILE")

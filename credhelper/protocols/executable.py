@@ -163,11 +163,11 @@ def configure(args, env=os.environ):
     if not args.output:
         sys.stdout.write(text)
         return 0
-    from credhelper.protocols import selection
+    from credhelper import privatefile
 
     path = os.path.abspath(os.path.expanduser(args.output))
     try:
-        selection.write_private(path, text)
+        privatefile.write(path, text)
     except OSError as exc:
         raise CredhelperError(f"cannot write {path}: {exc.strerror}", hint="choose another --output") from None
     sys.stderr.write(f"credhelper: wrote {path}; use it with GOOGLE_APPLICATION_CREDENTIALS={path} and "

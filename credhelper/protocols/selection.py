@@ -7,7 +7,6 @@ Profile selection order, the same for every protocol:
   4. default
 """
 
-import contextlib
 import os
 import sys
 
@@ -125,39 +124,11 @@ def read_input(stdin, max_bytes):
                             hint="the client writes its request on stdin") from None
 
 
-def _makedirs_private(path):
-    """Create path and its missing parents, each 0700 (os.makedirs gives the parents the umask's mode)."""
-    missing = []
-    while not os.path.isdir(path):
-        missing.append(path)
-        if os.path.dirname(path) == path:
-            break
-        path = os.path.dirname(path)
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(directory, 0o700)
-
-
-def write_private(path, text, mode=0o600):
-    """Write text to path atomically (a new file, then a rename), creating missing parents 0700."""
-    parent = os.path.dirname(os.path.abspath(path))
-    _makedirs_private(parent)
-    tmp = os.path.join(parent, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def replace_file(path, text):
     """Atomically replace an existing file the user keeps (a kubeconfig), keeping its mode."""
-    write_private(path, text, os.stat(path).st_mode & 0o777)
+    from credhelper import privatefile
+
+    privatefile.write(path, text, os.stat(path).st_mode & 0o777)
 
 
 def self_command(*args):
