@@ -63,3 +63,73 @@ class Token(namedtuple("Token", "kind value expiry token_type", defaults=("Beare
         if kind not in KINDS or not isinstance(value, str) or not value or not isinstance(token_type, str):
             raise ValueError("malformed token entry")
         return cls(kind, value, expiry, token_type)
+
+
+def parse_time(value):
+    """RFC 3339 ('2026-11-28T19:00:00.123456789Z', offsets allowed) or epoch seconds -> epoch float.
+
+    Exact: the fraction is added in rational arithmetic, so the result is the float nearest the
+    instant written. 'T' and 'Z' may be lower case and 'T' a space (RFC 3339 section 5.6); a time
+    without an offset is read as UTC. ValueError for anything else, and for instants that are not
+    finite or fall outside 1970..9999 (see checked_expiry).
+    """
+    import datetime
+    from fractions import Fraction
+
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return checked_expiry(value)
+    if not isinstance(value, str):
+        raise ValueError("not a time")
+    text = value.strip()
+    if text.isascii() and text.replace(".", "", 1).isdigit():
+        return checked_expiry(float(text))
+    if not text.isascii():
+        raise ValueError("not an RFC 3339 time")
+    date, sep, rest = text.replace("t", "T").replace(" ", "T", 1).partition("T")
+    if not sep or not rest:
+        raise ValueError("not an RFC 3339 time")
+    frac = Fraction(0)
+    offset = "+00:00"
+    if rest.endswith(("Z", "z")):
+        rest = rest[:-1]
+    elif len(rest) > 6 and rest[-6] in "+-" and rest[-3] == ":":
+        rest, offset = rest[:-6], rest[-6:]
+    if "." in rest:
+        rest, digits = rest.split(".", 1)
+        if not digits.isdigit():
+            raise ValueError("bad fraction")
+        frac = Fraction(int(digits), 10 ** len(digits))
+    if not (len(date) == 10 and len(rest) == 8 and len(offset) == 6):
+        raise ValueError("not an RFC 3339 time")
+    try:
+        parsed = datetime.datetime.fromisoformat(f"{date}T{rest}{offset}")
+    except OverflowError:
+        raise ValueError("time out of range") from None
+    whole = (parsed - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)) // datetime.timedelta(seconds=1)
+    return checked_expiry(float(whole + frac))
+
+
+def jwt_claims(value):
+    """The payload of a JWT as a dict, decoded without verifying; ValueError if it is not one.
+
+    The one decoder of JWT payloads (expiry of ID tokens, the executable protocol's aud check).
+    """
+    import base64
+    import json
+
+    try:
+        payload = value.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (AttributeError, IndexError, ValueError, TypeError, RecursionError):
+        raise ValueError("not a JWT") from None
+    if not isinstance(claims, dict):
+        raise ValueError("not a JWT")
+    return claims
+
+
+def jwt_expiry(value):
+    """exp of a JWT as checked epoch seconds; ValueError if it has none."""
+    try:
+        return checked_expiry(float(jwt_claims(value)["exp"]))
+    except (KeyError, TypeError, OverflowError):
+        raise ValueError("a JWT without a usable exp claim") from None
