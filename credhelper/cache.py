@@ -1,45 +1,48 @@
-"""Token cache: key derivation, per-key cross-process locks, the keyring store and its file fallback.
+"""Token cache: key derivation, an index, stores behind one interface, per-key locks, and the cache
+wrapped around a minter (CachedMinter).
 
-Tokens are stored through the `keyring` package under service "credhelper", username = the cache
-key, value = Token.to_dict() as JSON. The keyring cannot be enumerated, so an index in the user
-runtime directory records, per key, what `cache list` shows (profile, kind, scopes or audience,
-target, expiry) and which store holds the token; never the token. A key the index does not know
-is a miss.
-
-When no keyring backend works, tokens go to a file store in the runtime directory (0700
-directories, 0600 files, atomic replace) and the user is told once per reason. keyrings.alt's
-plaintext backends are never used unless named in keyring's own configuration.
+Token values live in a store (credhelper.stores: the keyring store, the file store when no keyring
+works or `[cache] backend = file`); NullCache keeps nothing. The keyring cannot be enumerated, so an
+index in the user runtime directory records, per key, what `cache list` shows (profile, kind, scopes
+or audience, target, expiry) and which store holds the token; never the token. A key the index does
+not know is a miss. Reads trust only what is ours: the runtime directory must be ours, 0700 and not
+a symlink; the index and token files are opened with O_NOFOLLOW and checked with fstat; anything
+else is a miss, with one warning.
 
 A hit must cost little more than starting Python: this module imports only the standard library,
-reads Secret Service items with jeepney (credhelper.secretservice), and imports keyring only to
-write, delete, or read from a backend other than Secret Service.
+reads Secret Service items with credhelper.secretservice, and imports keyring only to write,
+delete, or read from a backend other than Secret Service.
 """
 
 import contextlib
-import errno
-import fcntl
 import json
 import os
 import sys
 import time
 
-from credhelper.errors import CacheError
+from credhelper import locks
+from credhelper.credentials import sha256_hex, source_identity
+from credhelper.errors import CacheError, SourceError, UpstreamError
+from credhelper.stores import Unusable, Untrusted
+from credhelper.stores import file as file_store
+from credhelper.stores import keyring as keyring_store
 from credhelper.token import Token
 
-SERVICE_NAME = "credhelper"
-KEY_VERSION = 1  # bump when the key material changes shape: old entries become misses
+SERVICE_NAME = keyring_store.SERVICE_NAME
+KEY_VERSION = 2  # bump when the key material changes shape: old entries become misses (2: shared source tokens)
 DEFAULT_LOCK_TIMEOUT_SECS = 30
 LOCK_POLL_MIN_SECS = 0.005
 LOCK_POLL_MAX_SECS = 0.05
 INDEX_VERSION = 1
+MAX_INDEX_BYTES = 4 << 20
 BACKENDS = ("keyring", "file", "none")
 # what an index entry may hold besides expiry and store; anything else in meta is dropped
 META_KEYS = ("profile", "kind", "scopes", "audience", "target", "include_email", "lifetime_secs")
 
 # stores, as recorded per entry in the index
-STORE_SECRET_SERVICE = "secretservice"  # keyring's SecretService backend: readable without keyring
-STORE_KEYRING = "keyring"  # another keyring backend: read through keyring
-STORE_FILE = "file"
+STORE_SECRET_SERVICE = keyring_store.STORE_SECRET_SERVICE
+STORE_KEYRING = keyring_store.STORE_KEYRING
+STORE_FILE = file_store.NAME
 
 FALLBACK_FIX = ("start a Secret Service (e.g. gnome-keyring-daemon --components=secrets, unlocked) "
                 "or set '[cache] backend = file' in the profile file")
@@ -51,13 +54,19 @@ def cache_key(profile, kind, **params):
     """A hex digest of everything that determines the token.
 
     The profile's name and identity() (source, delegates, target, endpoints, scopes, lifetime...),
-    the content of the source credential (so replacing a key file is a miss), the kind and the
-    request parameters (scopes, audience, include_email, lifetime_secs, claims...; None is the
-    same as absent). The name is included so `cache list` and `cache clear --profile` are exact.
+    what the source credential is by content (credhelper.credentials: the file google-auth reads
+    and its sha256, or the metadata host), the boundary rules' content, the kind and the request
+    parameters (None is the same as absent). The name is included so `cache list` and
+    `cache clear --profile` are exact; pass name=None for a key shared by every profile with the
+    same identity (the source token: see broker).
     """
+    return key_of(profile.name, profile, kind, params)
+
+
+def key_of(name, profile, kind, params):
     material = {
         "v": KEY_VERSION,
-        "name": profile.name,
+        "name": name,
         "profile": profile.identity(),
         "source_content": source_identity(profile),
         "boundary_content": boundary_identity(profile),
@@ -65,7 +74,7 @@ def cache_key(profile, kind, **params):
         "params": {k: v for k, v in params.items() if v is not None},
     }
     text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=_plain)
-    return _sha256(text.encode("utf-8"))
+    return sha256_hex(text.encode("utf-8"))
 
 
 def _plain(value):
@@ -76,54 +85,18 @@ def _plain(value):
     raise TypeError(f"cache key parameter of type {type(value).__name__} is not plain data")
 
 
-def source_identity(profile, env=None):
-    """What the source credential is, by content: a file's path and sha256, the ADC file in use, or metadata."""
-    env = os.environ if env is None else env
-    if profile.source_profile is not None:
-        return {"profile": source_identity(profile.source_profile, env)}
-    if profile.source == "metadata":
-        return "metadata"
-    if profile.source == "adc":
-        path = env.get("GOOGLE_APPLICATION_CREDENTIALS") or adc_well_known_path(env)
-        if env.get("GOOGLE_APPLICATION_CREDENTIALS") or os.path.isfile(path):
-            return {"adc": os.path.abspath(path), "sha256": _file_sha256(path)}
-        return "metadata"
-    return {"file": profile.source, "sha256": _file_sha256(profile.source)}
-
-
 def boundary_identity(profile):
     """The sha256 of an access_boundary rules file (editing the rules is a miss); None otherwise."""
     value = profile.access_boundary
     if not value or ("=" in value and not value.startswith("/")):  # absent, or inline (already in identity())
         return None
-    return _file_sha256(os.path.expanduser(value))
+    from credhelper.credentials import read_trusted_file
+    from credhelper.errors import ProfileError
 
-
-def adc_well_known_path(env=None):
-    """gcloud's application default credentials file, as google-auth finds it ($CLOUDSDK_CONFIG honoured)."""
-    env = os.environ if env is None else env
-    config_dir = env.get("CLOUDSDK_CONFIG") or os.path.join(os.path.expanduser("~"), ".config", "gcloud")
-    return os.path.join(config_dir, "application_default_credentials.json")
-
-
-def _file_sha256(path):
     try:
-        with open(path, "rb") as f:
-            return _sha256(f.read())
-    except OSError:
-        return None  # minting will report the unreadable file
-
-
-def _sha256(data):
-    """Hex sha256. The builtin module loads in 0.3 ms; hashlib loads OpenSSL, about 4 ms of every hit."""
-    try:
-        from _sha256 import sha256  # CPython <= 3.11
-    except ImportError:
-        try:
-            from _sha2 import sha256  # CPython >= 3.12
-        except ImportError:
-            from hashlib import sha256
-    return sha256(data).hexdigest()
+        return sha256_hex(read_trusted_file(os.path.expanduser(value), "access boundary file"))
+    except ProfileError:
+        return None  # minting reports the unusable file
 
 
 # -- runtime directory ---------------------------------------------------------------------------
@@ -184,32 +157,20 @@ def _write_private(path, data):
         raise
 
 
-def _read_json(path):
-    """Parsed JSON of a file, or None if it is absent, unreadable or corrupt."""
-    try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
-    except (OSError, ValueError, RecursionError):
-        return None
-
-
 # -- the cache -----------------------------------------------------------------------------------
 
 class LockDeadlineExceeded(CacheError):
     """The command's deadline ran out while another process held the key's lock (minting the same token)."""
 
 
-class _KeyringUnusable(Exception):
-    def __init__(self, reason, message):
-        super().__init__(message)
-        self.reason = reason  # short, stable, used in the warn-once marker's name
-        self.message = message
+_warned_untrusted = set()  # once per process and reason: a planted or too-open cache file
 
 
 class TokenCache:
-    """Cached tokens by key, in the keyring (or the file fallback), with per-key locks.
+    """Cached tokens by key: an index in the runtime directory, the values in a store, per-key locks.
 
-    backend: "keyring" (fall back to "file" when no keyring works), "file", or "none" (no cache).
+    backend: "keyring" (the keyring store; the file store when no keyring works) or "file".
+    "none" is NullCache (see open_cache).
     """
 
     def __init__(self, backend="keyring", lock_timeout_secs=DEFAULT_LOCK_TIMEOUT_SECS, runtime_dir=None, stderr=None):
@@ -219,7 +180,13 @@ class TokenCache:
         self.lock_timeout_secs = lock_timeout_secs
         self._runtime_dir = runtime_dir
         self._stderr = stderr
-        self._keyring = None  # (backend object, label, store, collection), resolved on first write
+        self._keyring = keyring_store.Store(self._log) if backend == "keyring" else None
+        self._file = None
+
+    def __new__(cls, backend="keyring", *args, **kwargs):
+        if cls is TokenCache and backend == "none":
+            return NullCache(*args, **kwargs)
+        return super().__new__(cls)
 
     @classmethod
     def for_config(cls, config, **kwargs):
@@ -242,82 +209,72 @@ class TokenCache:
         _private_dir(self.runtime_dir)
         return _private_dir(self._path(name))
 
-    def _token_path(self, key):
-        return self._path("tokens", f"{_checked(key)}.json")
+    @property
+    def file_store(self):
+        if self._file is None:
+            label = "file" if self.backend == "file" else "file (keyring unavailable)"
+            self._file = file_store.Store(self._path("tokens"), self._private_subdir_path, _write_private, label)
+        return self._file
+
+    def _private_subdir_path(self, path):
+        _private_dir(self.runtime_dir)
+        return _private_dir(path)
+
+    def _store(self, name):
+        """The store an index entry names, or None when this cache does not read it."""
+        if name == STORE_FILE:
+            return self.file_store
+        if name in keyring_store.NAMES and self.backend == "keyring":
+            return self._keyring
+        return None
 
     @property
     def backend_name(self):
-        """What put() writes to: "keyring (SecretService)", "keyring (<backend>)", "file", or "none"."""
+        """What put() writes to: "keyring (SecretService)", "keyring (<backend>)" or "file"."""
         if self.backend != "keyring":
             return self.backend
         try:
-            return self._keyring_backend()[1]
-        except _KeyringUnusable:
+            return self._keyring.label
+        except Unusable:
             return "file"
 
     # reading
 
     def get(self, key, margin_secs, now=None):
-        """The cached token for key, or None when absent, corrupt (then deleted), or expiry - now <= margin."""
-        if self.backend == "none":
-            return None
+        """The cached token for key, or None when absent, untrusted, corrupt (then deleted), or expiry - now <= margin."""
         now = time.time() if now is None else now
         entry = self._index_entries().get(key)
         if not isinstance(entry, dict):
             return None
-        store = entry.get("store")
-        if self.backend == "file" and store != STORE_FILE:
+        store = self._store(entry.get("store"))
+        if store is None:
             return None  # written under another [cache] backend: not ours to read now
         try:
             if float(entry.get("expiry", 0)) - now <= margin_secs:
                 return None  # known stale from the index: no need to open the store
         except (TypeError, ValueError):
             pass
-        raw = self._read_store(store, key, entry)
+        try:
+            raw = store.read(_checked(key), entry)
+        except Untrusted as exc:
+            self._warn_untrusted(str(exc))
+            return None
         if raw is None:
             return None
         try:
             token = Token.from_dict(json.loads(raw))
         except (ValueError, TypeError, RecursionError):
-            self._log(f"discarding a corrupt cache entry ({store})")
+            self._log(f"discarding a corrupt cache entry ({store.name})")
             self.delete(key)
             return None
         if token.expiry - now <= margin_secs:
             return None
         return token
 
-    def _read_store(self, store, key, entry):
-        """The raw JSON text stored for key, or None if absent or the store cannot be read now."""
-        if store == STORE_FILE:
-            try:
-                with open(self._token_path(key), "rb") as f:
-                    return f.read().decode("utf-8", "replace")
-            except OSError:
-                return None
-        if store == STORE_SECRET_SERVICE:
-            from credhelper import secretservice
-
-            try:
-                return secretservice.read_secret({"service": SERVICE_NAME, "username": key},
-                                                 entry.get("collection"))
-            except secretservice.Unavailable as exc:
-                self._log(f"fast Secret Service read unavailable ({exc}); asking keyring")
-        if store in (STORE_SECRET_SERVICE, STORE_KEYRING):
-            try:
-                import keyring
-
-                return keyring.get_password(SERVICE_NAME, key)
-            except Exception as exc:  # a broken keyring is a miss; put() will fall back and say so
-                self._log(f"keyring read failed ({type(exc).__name__})")
-                return None
-        return None
-
     # writing
 
     def put(self, key, token, meta):
         """Store token under key; record meta (never secrets: only META_KEYS are kept) in the index."""
-        if self.backend == "none":
-            return
         _checked(key)
         value = json.dumps(token.to_dict())
         entry = {k: meta[k] for k in META_KEYS if meta.get(k) is not None}
@@ -325,64 +282,37 @@ class TokenCache:
         entry["expiry"] = token.expiry
         if isinstance(entry.get("scopes"), tuple):
             entry["scopes"] = list(entry["scopes"])
-        if self.backend == "keyring":
+        if self._keyring is not None:
             try:
-                kr, label, store, collection = self._keyring_backend()
-                try:
-                    kr.set_password(SERVICE_NAME, key, value)
-                except Exception as exc:
-                    self._keyring = _KeyringUnusable(f"write-{type(exc).__name__}",
-                                                     f"the keyring backend {label} refused to store a token "
-                                                     f"({type(exc).__name__})")
-                    raise self._keyring from None
-                entry.update(store=store, backend=label)
-                if collection:
-                    entry["collection"] = collection
-                self._remove_file(key)  # an older fallback copy
-            except _KeyringUnusable as exc:
+                entry.update(self._keyring.write(key, value))
+                self.file_store.delete(key)  # an older fallback copy
+            except Unusable as exc:
                 self._warn_once(exc.reason, f"{exc.message}; caching tokens in files under "
                                             f"{self._path('tokens')} instead (fix: {FALLBACK_FIX})")
-                entry.update(store=STORE_FILE, backend="file (keyring unavailable)")
-        else:
-            entry.update(store=STORE_FILE, backend="file")
-        if entry["store"] == STORE_FILE:
-            self._private_subdir("tokens")
-            _write_private(self._token_path(key), value.encode("utf-8"))
+        if "store" not in entry:
+            entry.update(self.file_store.write(key, value))
         with self._index_update() as entries:
             entries[key] = entry
-
-    def _keyring_backend(self):
-        """(backend, label, store, collection) for writes; raises _KeyringUnusable with the reason."""
-        if self._keyring is not None:
-            if isinstance(self._keyring, _KeyringUnusable):
-                raise self._keyring
-            return self._keyring
-        try:
-            self._keyring = _choose_keyring_backend()
-        except _KeyringUnusable as exc:
-            self._keyring = exc
-            raise
-        return self._keyring
 
     def delete(self, key):
         """Remove key's token from every store and the index (absent is fine)."""
         with self._index_update() as entries:
             entry = entries.pop(key, None)
-        self._remove_file(key)
-        if isinstance(entry, dict) and entry.get("store") in (STORE_SECRET_SERVICE, STORE_KEYRING):
-            self._keyring_delete(key)
+        self._forget(key, entry)
 
-    def clear(self, profile=None):
-        """Remove every cached token (or only profile's, its source credential's own included); return how many."""
-        names = (profile, f"{profile} (source)")  # see broker.source_only
+    def _forget(self, key, entry):
+        self.file_store.delete(_checked(key))
+        if isinstance(entry, dict) and entry.get("store") in keyring_store.NAMES:
+            (self._keyring or keyring_store.Store(self._log)).delete(key)
+
+    def clear(self, profile=None, keys=()):
+        """Remove every cached token, or only the profile's and those under `keys`; return how many."""
         with self._index_update() as entries:
-            keys = [k for k, e in entries.items()
-                    if profile is None or (isinstance(e, dict) and e.get("profile") in names)]
-            removed = {k: entries.pop(k) for k in keys}
+            doomed = [k for k, e in entries.items()
+                      if profile is None or k in keys or (isinstance(e, dict) and e.get("profile") == profile)]
+            removed = {k: entries.pop(k) for k in doomed}
         for key, entry in removed.items():
-            self._remove_file(key)
-            if isinstance(entry, dict) and entry.get("store") in (STORE_SECRET_SERVICE, STORE_KEYRING):
-                self._keyring_delete(key)
+            self._forget(key, entry)
         return len(removed)
 
     def entries(self):
@@ -399,89 +329,108 @@ class TokenCache:
             rows.append(row)
         return rows
 
-    def _remove_file(self, key):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._token_path(key))
-
-    def _keyring_delete(self, key):
-        try:
-            import keyring
-            import keyring.errors
-
-            with contextlib.suppress(keyring.errors.PasswordDeleteError):
-                keyring.delete_password(SERVICE_NAME, key)
-        except Exception as exc:
-            self._log(f"keyring delete failed ({type(exc).__name__})")
-
     # locking
 
     @contextlib.contextmanager
     def lock(self, key, timeout_secs=None):
-        """Hold the cross-process lock for key (flock; the kernel releases it if the holder dies).
+        """Hold the cross-process lock for key (see credhelper.locks; released if the holder dies).
 
         Waits at most lock_timeout_secs, or timeout_secs (what is left of the command's deadline) when
         that is shorter: a caller never waits past its own deadline for another process's mint.
         """
-        if self.backend == "none":
-            yield
-            return
         path = os.path.join(self._private_subdir("locks"), f"{_checked(key)}.lock")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0), 0o600)
         try:
             wait = self.lock_timeout_secs if timeout_secs is None else max(0.0, min(timeout_secs, self.lock_timeout_secs))
             deadline = time.monotonic() + wait
             delay = LOCK_POLL_MIN_SECS
             while True:
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
+                    if locks.try_acquire(fd, path):
+                        break
                 except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                        raise CacheError(f"cannot lock {path}: {exc.strerror}",
-                                         hint="check the runtime directory, or set '[cache] backend = none'") from None
+                    raise CacheError(f"cannot lock {path}: {exc.strerror}",
+                                     hint="check the runtime directory, or set '[cache] backend = none'") from None
                 if time.monotonic() >= deadline and wait < self.lock_timeout_secs:
                     raise LockDeadlineExceeded(
-                        f"the command's deadline ran out after {wait:.1f}s waiting for the cache lock {path}, "
-                        f"held by {_lock_holder(fd)}, which is minting the same token",
+                        f"the command's deadline ran out after {wait:.1f} s waiting for the cache lock {path}, "
+                        f"held by {_lock_holder(path)}, which is minting the same token",
                         hint="that process gives up within its own deadline; try again, "
                              "or raise CREDHELPER_DEADLINE_SECS")
                 if time.monotonic() >= deadline:
                     raise CacheError(
-                        f"timed out after {self.lock_timeout_secs}s waiting for the cache lock {path}, "
-                        f"held by {_lock_holder(fd)}",
+                        f"timed out after {self.lock_timeout_secs:g} s waiting for the cache lock {path}, "
+                        f"held by {_lock_holder(path)}",
                         hint=f"the lock is released when that process exits; find it with: fuser -v {path} "
                              f"(or raise '[cache] lock_timeout' in the profile file)")
                 time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
                 delay = min(delay * 2, LOCK_POLL_MAX_SECS)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            yield
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                yield
+            finally:
+                locks.release(fd, path)
         finally:
-            os.close(fd)  # closing the only descriptor releases the flock
+            os.close(fd)  # closing the only descriptor releases flock and msvcrt locks
 
     # the index
 
     def _index_entries(self):
-        data = _read_json(self._path("index.json"))
+        """The index, when the runtime directory and the index file are ours and private; else {} (a miss)."""
+        try:
+            st = os.lstat(self.runtime_dir)
+        except OSError:
+            return {}
+        import stat
+
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+            self._warn_untrusted(f"{self.runtime_dir} is not a directory (a symlink?)")
+            return {}
+        if (hasattr(os, "getuid") and st.st_uid != os.getuid()) or st.st_mode & 0o077:
+            self._warn_untrusted(f"{self.runtime_dir} is not a private directory of yours "
+                                 f"(owner uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):o})")
+            return {}
+        try:
+            raw = file_store.read_owned(self._path("index.json"), MAX_INDEX_BYTES)
+        except Untrusted as exc:
+            self._warn_untrusted(str(exc))
+            return {}
+        try:
+            data = json.loads(raw) if raw else None
+        except (ValueError, RecursionError):
+            data = None
         if not isinstance(data, dict) or data.get("version") != INDEX_VERSION or not isinstance(data.get("entries"), dict):
             return {}
         return data["entries"]
 
     @contextlib.contextmanager
     def _index_update(self):
-        """Read-modify-write the index under its own flock; a corrupt index starts over empty."""
+        """Read-modify-write the index under its own lock; a corrupt index starts over empty."""
         _private_dir(self.runtime_dir)
-        fd = os.open(self._path("index.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        path = self._path("index.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0), 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # held only for a read and a write of a small file
-            entries = dict(self._index_entries())
-            yield entries
-            data = json.dumps({"version": INDEX_VERSION, "entries": entries}, sort_keys=True, indent=1)
-            _write_private(self._path("index.json"), data.encode("utf-8"))
+            while not locks.try_acquire(fd, path):  # held only for a read and a write of a small file
+                time.sleep(LOCK_POLL_MIN_SECS)
+            try:
+                entries = dict(self._index_entries())
+                yield entries
+                data = json.dumps({"version": INDEX_VERSION, "entries": entries}, sort_keys=True, indent=1)
+                _write_private(self._path("index.json"), data.encode("utf-8"))
+            finally:
+                locks.release(fd, path)
         finally:
             os.close(fd)
 
     # messages
+
+    def _warn_untrusted(self, why):
+        if why in _warned_untrusted:
+            return
+        _warned_untrusted.add(why)
+        (self._stderr or sys.stderr).write(f"credhelper: warning: not using the token cache: {why}; "
+                                           "treating it as a miss\n")
 
     def _warn_once(self, reason, message):
         """Say message on stderr once per reason, remembered in the runtime directory across processes."""
@@ -504,6 +453,88 @@ class TokenCache:
             logging.getLogger("credhelper.cache").info(message)
 
 
+class NullCache:
+    """The cache that keeps nothing ([cache] backend = none, --no-cache): every get is a miss."""
+
+    backend = "none"
+    backend_name = "none"
+
+    def __init__(self, lock_timeout_secs=DEFAULT_LOCK_TIMEOUT_SECS, runtime_dir=None, stderr=None):
+        self.lock_timeout_secs = lock_timeout_secs
+
+    def get(self, key, margin_secs, now=None):
+        return None
+
+    def put(self, key, token, meta):
+        pass
+
+    def delete(self, key):
+        pass
+
+    def clear(self, profile=None, keys=()):
+        return 0
+
+    def entries(self):
+        return []
+
+    @contextlib.contextmanager
+    def lock(self, key, timeout_secs=None):
+        yield
+
+
+NULL_CACHE = NullCache()
+
+
+class CachedMinter:
+    """The cache wrapped around a minter (as aws-vault's CachedSessionProvider): serve the cached token
+    while more than margin_secs remain; otherwise take the key's lock, look again (another process may
+    have minted meanwhile), mint, store. When minting fails upstream, a token still valid (inside the
+    margin) is served with a warning.
+
+    mint(request) -> Token; new_request(deadline_secs) -> a transport made only when minting.
+    """
+
+    def __init__(self, cache, key, mint, meta, margin_secs, new_request, deadline_secs, warn, now=None):
+        self.cache, self.key, self.mint, self.meta = cache, key, mint, meta
+        self.margin_secs, self.new_request, self.deadline_secs = margin_secs, new_request, deadline_secs
+        self.warn, self.now = warn, now
+
+    def get(self, request=None, refresh=False):
+        cache, key, now = self.cache, self.key, self.now
+        if not refresh:
+            hit = cache.get(key, self.margin_secs, now=now)
+            if hit is not None:
+                return hit
+        # the command's deadline covers waiting for the lock too; the transport is made only once this
+        # process is the one to mint
+        remaining = getattr(request, "remaining", None)
+        deadline = time.monotonic() + (remaining() if remaining else self.deadline_secs)
+        try:
+            with cache.lock(key, timeout_secs=deadline - time.monotonic()):
+                if not refresh:
+                    hit = cache.get(key, self.margin_secs, now=now)
+                    if hit is not None:
+                        return hit
+                try:
+                    token = self.mint(request or self.new_request(deadline - time.monotonic()))
+                except (UpstreamError, SourceError) as exc:
+                    return self._stale_or_raise(exc)
+                cache.put(key, token, self.meta)
+                return token
+        except LockDeadlineExceeded as exc:  # another process is (slowly) minting it: its answer, or a valid one
+            hit = None if refresh else cache.get(key, self.margin_secs, now=now)
+            return hit or self._stale_or_raise(exc)
+
+    def _stale_or_raise(self, exc):
+        """The cached token when it is still valid (only inside the margin), with a warning; else raise exc."""
+        stale = self.cache.get(self.key, 0, now=self.now)
+        if stale is None:
+            raise exc
+        self.warn(f"refresh failed ({exc.message}); serving the cached token, valid for "
+                  f"{stale.expires_in(self.now)} s more")
+        return stale
+
+
 def _checked(key):
     """Cache keys become file names: accept only what cache_key() produces (hex)."""
     if not key or len(key) > 128 or any(c not in "0123456789abcdef" for c in key):
@@ -511,93 +542,10 @@ def _checked(key):
     return key
 
 
-def _lock_holder(fd):
+def _lock_holder(path):
     try:
-        pid = os.pread(fd, 32, 0).decode().strip()
+        with open(path, "rb") as f:
+            pid = f.read(32).decode().strip()
         return f"credhelper process {int(pid)}" if pid else "another process"
     except (OSError, ValueError):
         return "another process"
-
-
-def _choose_keyring_backend():
-    """The keyring backend writes go to, as (backend, label, store, collection); _KeyringUnusable if none is fit."""
-    try:
-        import keyring
-        import keyring.core
-    except Exception as exc:
-        raise _KeyringUnusable("no-keyring-package", f"the keyring package cannot be imported ({type(exc).__name__})") from None
-    try:
-        kr = keyring.get_keyring()
-        chained = getattr(kr, "backends", None)
-        if type(kr).__module__ == "keyring.backends.chainer":
-            kr = chained[0] if chained else None
-    except Exception as exc:
-        raise _KeyringUnusable("no-backend", f"no keyring backend works ({type(exc).__name__})") from None
-    module = type(kr).__module__ if kr is not None else "keyring.backends.fail"
-    if module in ("keyring.backends.fail", "keyring.backends.null"):
-        raise _KeyringUnusable("no-backend", "no keyring backend is available (no Secret Service on the D-Bus session?)")
-    if module.startswith("keyrings.alt") and not _configured_explicitly(kr):
-        raise _KeyringUnusable("plaintext", f"the only keyring backend is {module}, which stores secrets "
-                                            "unencrypted; credhelper uses it only if keyring's configuration names it")
-    if module == "keyring.backends.SecretService":
-        try:
-            collection = kr.get_preferred_collection()  # creates or unlocks it, as a write would
-            locked = collection.is_locked()
-            collection.connection.close()
-        except Exception as exc:
-            raise _KeyringUnusable(f"secretservice-{type(exc).__name__}",
-                                   f"the Secret Service keyring cannot be used ({type(exc).__name__}: locked, "
-                                   "or no default collection)") from None
-        if locked:
-            raise _KeyringUnusable("secretservice-locked", "the Secret Service keyring is locked")
-        # the fast read looks in the same collection: keyring's preferred one, else the default alias
-        return kr, "keyring (SecretService)", STORE_SECRET_SERVICE, getattr(kr, "preferred_collection", None)
-    return kr, f"keyring ({module.rsplit('.', 1)[-1]}.{type(kr).__name__})", STORE_KEYRING, None
-
-
-def _configured_explicitly(kr):
-    import keyring.core
-
-    try:
-        named = keyring.core.load_env() or keyring.core.load_config()
-    except Exception:
-        return False
-    return named is not None and type(named) is type(kr)
-
-
-# -- commands ----------------------------------------------------------------------------------------
-
-def cache_list_command(args):
-    """`credhelper cache list`: a table of cached tokens (never a token)."""
-    cache = _cache_for_args(args)
-    rows = cache.entries()
-    table = [("PROFILE", "KIND", "SCOPES/AUDIENCE", "EXPIRES", "BACKEND")]
-    for r in rows:
-        what = r.get("audience") or ",".join(r.get("scopes") or ()) or "-"
-        table.append((str(r.get("profile", "?")), str(r.get("kind", "?")), what, r["expiry"], r["backend"]))
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
-    for row in table:
-        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1] + "\n")
-    if not rows:
-        sys.stderr.write(f"credhelper: no cached tokens (backend: {cache.backend})\n")
-    return 0
-
-
-def cache_clear_command(args):
-    """`credhelper cache clear [--profile P]`: remove cached tokens; says how many."""
-    cache = _cache_for_args(args)
-    profile = getattr(args, "profile", None)
-    n = cache.clear(profile=profile)
-    which = f" of profile {profile!r}" if profile else ""
-    sys.stderr.write(f"credhelper: removed {n} cached token{'s' if n != 1 else ''}{which}\n")
-    return 0
-
-
-def _cache_for_args(args):
-    from credhelper.profile import load_config
-
-    config = load_config(getattr(args, "config", None))
-    cache = TokenCache.for_config(config)
-    if cache.backend == "none":  # list and clear still mean the stores a previous setting wrote
-        cache = TokenCache(backend="keyring", lock_timeout_secs=cache.lock_timeout_secs)
-    return cache

@@ -6,7 +6,7 @@ import sys
 import time
 
 from credhelper import broker
-from credhelper.errors import ProfileError, UsageError
+from credhelper.errors import CredhelperError, ProfileError, UsageError
 from credhelper.profile import load_config, profile_from_flags, selected_profile_name
 from credhelper.token import ACCESS_TOKEN, ID_TOKEN, JWT
 
@@ -20,16 +20,21 @@ def resolve(args, env=os.environ):
         base = config.resolve(name) if name in config.sections else None
         return config, profile_from_flags(impersonate, getattr(args, "source", None), base)
     if getattr(args, "source", None):
+        if not config.exists:
+            raise UsageError("--source goes with --impersonate-service-account",
+                             hint="add --impersonate-service-account=TARGET_EMAIL, or write a profile file "
+                                  f"({config.path}) with source = FILE")
         raise UsageError("--source goes with --impersonate-service-account",
-                         hint="set source = FILE in the profile instead")
+                         hint="add --impersonate-service-account=TARGET_EMAIL, or set source = FILE in the profile")
     return config, config.resolve(name)
 
 
 def cache_for(config, args):
-    if getattr(args, "no_cache", False):
-        return None
-    from credhelper.cache import TokenCache
+    """The cache the profile file asks for; the null cache under --no-cache or [cache] backend = none."""
+    from credhelper.cache import NULL_CACHE, TokenCache
 
+    if getattr(args, "no_cache", False):
+        return NULL_CACHE
     return TokenCache.for_config(config)
 
 
@@ -40,13 +45,11 @@ def format_token(token, fmt, now=None):
     if fmt == "header":
         return f"Authorization: Bearer {token.value}"
     if fmt == "env":
-        if token.kind == ACCESS_TOKEN:
-            names = ("CLOUDSDK_AUTH_ACCESS_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN")
-        else:
-            names = ("CREDHELPER_ID_TOKEN",) if token.kind == ID_TOKEN else ("CREDHELPER_JWT",)
         import shlex
 
-        return "\n".join(f"export {n}={shlex.quote(token.value)}" for n in names)
+        from credhelper.kinds import KINDS
+
+        return "\n".join(f"export {n}={shlex.quote(token.value)}" for n in KINDS[token.kind].env_names)
     data = {"token": token.value, token.kind: token.value, "token_type": token.token_type,
             "expires_in": max(token.expires_in(now), 0), "expiry": token.expiry_rfc3339()}
     return json.dumps(data)
@@ -133,25 +136,15 @@ def describe_profile(profile, indent=""):
 
 
 def _describe_source(profile):
-    if profile.source == "metadata":
-        return f"metadata server ({profile.metadata_host or 'metadata.google.internal'})"
-    path = profile.source
-    if profile.source == "adc":
-        from credhelper.source import adc_path
+    from credhelper.credentials import source_info
 
-        path = adc_path()
-        if path is None:
-            return "adc: no ADC file, so the metadata server"
     try:
-        with open(path, encoding="utf-8") as f:
-            info = json.load(f)
-        from credhelper.source import principal_of
-
-        kind, who = info.get("type"), principal_of(info) or "(principal known to the server only)"
-    except (OSError, ValueError, AttributeError, RecursionError):
-        return f"{path} (unreadable)"
-    prefix = "adc: " if profile.source == "adc" else ""
-    return f"{prefix}{kind} {who} ({path})"
+        info = source_info(profile)
+    except ProfileError as exc:
+        return f"{profile.source} (unusable: {exc.message})"
+    if profile.source == "adc":
+        return "adc: " + (info.describe() if info.origin != "metadata" else f"no ADC file, so the {info.describe()}")
+    return info.describe()
 
 
 def profiles_show(args):
@@ -162,15 +155,52 @@ def profiles_show(args):
 
 
 def cache_list(args):
-    from credhelper import cache
-
-    return cache.cache_list_command(args)
+    """`credhelper cache list`: a table of cached tokens (never a token)."""
+    cache = _cache_for_args(args)[1]
+    rows = cache.entries()
+    table = [("PROFILE", "KIND", "SCOPES/AUDIENCE", "EXPIRES", "BACKEND")]
+    for r in rows:
+        what = r.get("audience") or ",".join(r.get("scopes") or ()) or "-"
+        table.append((str(r.get("profile", "?")), str(r.get("kind", "?")), what, r["expiry"], r["backend"]))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1] + "\n")
+    if not rows:
+        sys.stderr.write(f"credhelper: no cached tokens (new tokens go to: {cache.backend_name})\n")
+    return 0
 
 
 def cache_clear(args):
-    from credhelper import cache
+    """`credhelper cache clear [--profile P]`: remove cached tokens (P's own, and P's source token); says how many."""
+    config, cache = _cache_for_args(args)
+    name = getattr(args, "profile", None)
+    keys = ()
+    if name:
+        try:
+            keys = tuple(k for k in [broker.source_key(config.resolve(name))] if k)
+        except CredhelperError:
+            keys = ()  # a profile no longer in the file: its own entries only
+    n = cache.clear(profile=name, keys=keys)
+    if name and n == 0 and name not in config.sections:
+        from credhelper.profile import close_matches
 
-    return cache.cache_clear_command(args)
+        close = close_matches(name, list(config.sections), n=1)
+        raise ProfileError(f"{config.path}: no profile named {name!r}, and no cached tokens of one",
+                           hint=f"did you mean {close[0]!r}?" if close else
+                           f"profiles: {', '.join(config.sections) or 'none'} (see: credhelper cache list)")
+    which = f" of profile {name!r} (its source token included)" if name else ""
+    sys.stderr.write(f"credhelper: removed {n} cached token{'s' if n != 1 else ''}{which}\n")
+    return 0
+
+
+def _cache_for_args(args):
+    from credhelper.cache import TokenCache
+
+    config = load_config(getattr(args, "config", None))
+    cache = TokenCache.for_config(config)
+    if cache.backend == "none":  # list and clear still mean the stores a previous setting wrote
+        cache = TokenCache(backend="keyring", lock_timeout_secs=cache.lock_timeout_secs)
+    return config, cache
 
 
 def demo(args):

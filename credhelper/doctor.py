@@ -44,9 +44,11 @@ def tokeninfo(request, profile, token):
     except (ValueError, RecursionError):
         data = None
     if resp.status != 200 or not isinstance(data, dict):
-        why = data.get("error_description") or data.get("error") if isinstance(data, dict) else None
+        from credhelper.googleerrors import error_text
+
+        why = error_text(data)
         raise UpstreamError(f"tokeninfo at {url} did not accept the token (HTTP {resp.status}"
-                            + (f": {str(why)[:200]}" if why else "") + ")",
+                            + (f": {why}" if why else "") + ")",
                             hint="mint a fresh one with: credhelper print-access-token --refresh")
     return data
 
@@ -74,15 +76,15 @@ def chain_label(profile):
 
 
 def _source_principal(profile):
-    if profile.source == "metadata":
-        return "metadata server"
-    try:
-        from credhelper import source as sources
+    from credhelper.credentials import source_info
 
-        src = sources.load_source(profile)
+    try:
+        info = source_info(profile)
     except CredhelperError:
         return profile.source
-    return src.principal or (f"{src.kind} ({src.path})" if src.path else src.kind)
+    if info.origin == "metadata":
+        return f"metadata server ({info.metadata_host})"
+    return info.principal or f"{info.type} ({info.path})"
 
 
 # -- whoami ------------------------------------------------------------------------------------------
@@ -170,21 +172,21 @@ def _check_profile(args, report, resolve):
 
 
 def _check_permissions(config, profile, report):
+    """The profile file and every credentials file must be the user's (or root's) and not writable by others."""
+    from credhelper.credentials import check_trusted, source_info
+
     if config.exists:
-        mode = _mode(config.path)
-        if mode is not None and mode & 0o022:
-            report.warn(f"{config.path} is writable by other users (anyone who can edit it chooses your identity)",
-                        f"chmod 600 {config.path}")
-        else:
-            report.ok(f"{config.path} is writable by you only")
+        _check_file(config.path, "profile file", report, check_trusted)
     for p in _profiles_in_chain(profile):
-        if p.source_kind == "file":
-            mode = _mode(p.source)
-            if mode is not None and mode & 0o077:
-                report.warn(f"credentials file {p.source} is readable or writable by other users",
-                            f"chmod 600 {p.source}")
-            else:
-                report.ok(f"credentials file {p.source} is private (mode {oct(mode or 0)[2:]})")
+        if p.source_profile is not None:
+            continue
+        try:
+            info = source_info(p)
+        except ProfileError as exc:
+            report.error(exc, "credentials file")
+            continue
+        if info.path:
+            _check_file(info.path, "credentials file", report, check_trusted, private=True)
         if p.access_boundary and "=" not in p.access_boundary:
             try:
                 from credhelper import downscope
@@ -195,17 +197,27 @@ def _check_permissions(config, profile, report):
                 report.error(exc, "access boundary")
 
 
+def _check_file(path, what, report, check_trusted, private=False):
+    try:
+        st = os.stat(path)
+        check_trusted(path, st, what)
+    except OSError as exc:
+        report.fail(f"{what} {path}: {exc.strerror}")
+        return
+    except ProfileError as exc:
+        report.error(exc, what)
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    if private and mode & 0o044:
+        report.warn(f"{what} {path} is readable by other users (mode {mode:o})", f"chmod 600 {path}")
+    else:
+        report.ok(f"{what} {path} is yours and writable by you only (mode {mode:o})")
+
+
 def _profiles_in_chain(profile):
     while profile is not None:
         yield profile
         profile = profile.source_profile
-
-
-def _mode(path):
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return None
 
 
 def _check_stages(profile, report):
@@ -218,10 +230,6 @@ def _check_stages(profile, report):
     except CredhelperError as exc:
         report.error(exc, "source credential")
         return False
-    if src is None:  # source = profile:NAME: its token is that profile's target's
-        from credhelper.source import Source
-
-        src = Source("profile", None, profile.source_profile.target)
     who = src.describe() if src.kind != "profile" else f"profile {profile.source_profile.name} ({src.principal})"
     report.ok(f"source credential refreshes: {who}")
     token = src_token
@@ -255,30 +263,31 @@ def _check_stages(profile, report):
 def _check_hops(request, profile, src, src_token, report):
     """Mint through each prefix of the chain; the full chain's token, or None after the first denied hop."""
     from credhelper import chain
+    from credhelper.kinds import KINDS
     from credhelper.token import ACCESS_TOKEN
 
+    record = KINDS[ACCESS_TOKEN]
     accounts = profile.chain()
-    method = "generateAccessToken"
+    token = None
     for i, account in enumerate(accounts):
         last = i == len(accounts) - 1
-        lifetime = profile.lifetime_secs if last else min(profile.lifetime_secs, 3600)
-        body = {"scope": list(profile.scopes), "lifetime": f"{lifetime}s"}
-        caller = accounts[i - 1] if i else (src.principal or "the source credential")
+        params = {"scopes": tuple(profile.scopes),
+                  "lifetime_secs": profile.lifetime_secs if last else min(profile.lifetime_secs, 3600)}
+        caller, member = chain.hop_caller(profile, src, i, request)
         hop = f"hop {i + 1} of {len(accounts)}: {caller} -> {account}"
         hop_profile = profile.replace(delegates=accounts[:i], target=account, access_boundary=None)
         try:
-            status, data, url = chain._call(request, profile, src_token, account, accounts[:i], method, body)
-            if status == 200 and data is not None:
-                token = chain._token_from(ACCESS_TOKEN, method, data, url, None, None)
-                report.ok(f"{hop}: {method} allowed")
+            answer = chain.call(request, profile, src_token, account, accounts[:i], record, params)
+            if answer.status == 200 and answer.data is not None:
+                token = chain.token_from(record, answer, params, time.time())
+                report.ok(f"{hop}: {record.iam_method} allowed")
                 continue
-            if status == 403:
-                permission = chain.PERMISSIONS[method]
-                report.fail(f"hop {i + 1} of {len(accounts)}: {caller} cannot impersonate {account}: "
-                            f"permission {permission} denied" + _google_message(data, permission),
-                            _grant_command(account, f"serviceAccount:{caller}" if i else src.member))
+            if answer.status == 403:
+                report.fail(chain.denied_message(profile, i, caller, record.permission)
+                            + _google_message(answer.data, record.permission),
+                            chain.denial_hint(account, member))
                 return None
-            raise chain._denial(request, hop_profile, src, src_token, method, body, status, data, url)
+            raise chain.denial(request, hop_profile, src, src_token, record, params, answer)
         except CredhelperError as exc:
             report.error(exc, hop)
             return None
@@ -287,17 +296,10 @@ def _check_hops(request, profile, src, src_token, report):
 
 def _google_message(data, permission):
     """Google's own words, when they say more than that the permission was denied."""
-    err = (data or {}).get("error")
-    message = str(err.get("message") or "") if isinstance(err, dict) else ""
+    from credhelper.googleerrors import google_error
+
+    message = google_error(data)[1]
     return f" ({message[:200]})" if message and permission not in message else ""
-
-
-def _grant_command(account, member):
-    from credhelper.chain import TOKEN_CREATOR, _project_of
-
-    project = _project_of(account)
-    return (f"gcloud iam service-accounts add-iam-policy-binding {account} --member={member or 'MEMBER'} "
-            f"--role={TOKEN_CREATOR}" + (f" --project={project}" if project else ""))
 
 
 def _check_cache(config, report):

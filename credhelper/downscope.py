@@ -16,7 +16,8 @@ import urllib.parse
 import google.auth.exceptions
 
 from credhelper.errors import ImpersonationError, ProfileError, UpstreamError
-from credhelper.source import GOOGLE_STS_BASE, _redact
+from credhelper.googleerrors import error_text, exception_reason
+from credhelper.source import GOOGLE_STS_BASE
 from credhelper.token import ACCESS_TOKEN, Token
 from credhelper.transport import endpoint_name
 
@@ -87,12 +88,12 @@ def load_rules(path):
         return ProfileError(f"access boundary file {path}: {what}",
                             hint=f"write a Credential Access Boundary, e.g. {FILE_EXAMPLE}")
 
+    from credhelper.credentials import read_trusted_file
+
+    raw = read_trusted_file(path, "access boundary file")  # the user's own, bounded (ProfileError otherwise)
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise bad("not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
         raise bad(f"cannot read it ({type(exc).__name__})") from None
     except (ValueError, RecursionError) as exc:
         raise bad(f"not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
@@ -148,7 +149,7 @@ def downscope(request, profile, token, now=None):
         resp = request(url, method="POST", body=urllib.parse.urlencode(body).encode(),
                        headers={"Content-Type": "application/x-www-form-urlencoded"})
     except google.auth.exceptions.TransportError as exc:
-        raise UpstreamError(f"profile '{profile.name}': STS token exchange at {where} failed ({_redact(str(exc))})",
+        raise UpstreamError(f"profile '{profile.name}': STS token exchange at {where} failed ({exception_reason(exc)})",
                             hint="check the network, or the profile's sts_endpoint") from None
     try:
         data = json.loads(resp.data.decode("utf-8"))
@@ -169,7 +170,7 @@ def downscope(request, profile, token, now=None):
         token_type = data.get("token_type") if isinstance(data.get("token_type"), str) else None
         # a downscoped token never outlives the token it came from
         return Token(ACCESS_TOKEN, value, min(expiry, token.expiry), token_type or "Bearer")
-    reason = _reason(data)
+    reason = error_text(data)
     if data is None or resp.status >= 500 or resp.status == 429:
         raise UpstreamError(f"profile '{profile.name}': STS token exchange at {where} failed with HTTP {resp.status}"
                             + (f": {reason}" if reason else ""))
@@ -177,17 +178,6 @@ def downscope(request, profile, token, now=None):
         f"profile '{profile.name}': STS at {where} refused to downscope the token for "
         f"{profile.target or 'the source'} (HTTP {resp.status}: {reason or 'no reason given'})",
         hint=_hint(profile))
-
-
-def _reason(data):
-    if not data:
-        return ""
-    err = data.get("error")
-    if isinstance(err, dict):  # Google's JSON error shape
-        text = f"{err.get('status') or ''} {err.get('message') or ''}"
-    else:
-        text = f"{err or ''}: {data.get('error_description') or ''}"
-    return _redact(text.strip(" :"))[:300]
 
 
 def _hint(profile):

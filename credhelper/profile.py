@@ -10,6 +10,7 @@ import re
 import sys
 from collections import namedtuple
 
+from credhelper.credentials import CREDENTIAL_TYPES, is_safe_endpoint  # noqa: F401  (CREDENTIAL_TYPES re-exported)
 from credhelper.errors import ProfileError
 
 DEFAULT_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
@@ -142,51 +143,41 @@ def user_dir(kind, env=os.environ):
         return getattr(platformdirs, f"user_{kind}_dir")("credhelper")
 
 
-def _close_matches(word, possibilities, **kwargs):
+def close_matches(word, possibilities, **kwargs):
     import difflib  # only on the error path
 
     return difflib.get_close_matches(word, possibilities, **kwargs)
 
 
 def selected_profile_name(explicit=None, env=os.environ, mapped=None):
-    """Profile selection order: explicit flag, then $CREDHELPER_PROFILE, then a protocol's host
-    mapping ([git], [docker]) when it has one, then 'default'."""
+    """The profile selection order, the one place it is decided:
+    1. the explicit --profile flag; 2. $CREDHELPER_PROFILE; 3. `mapped`, the profile file's mapping
+    for the asker ([git] for git, [docker] for docker); 4. default."""
     return explicit or env.get("CREDHELPER_PROFILE") or mapped or DEFAULT_PROFILE
 
 
 def load_config(path=None, env=os.environ):
-    """Parse the profile file. A missing file is an empty config unless it was named explicitly."""
+    """Parse the profile file. A missing file is an empty config unless it was named explicitly.
+
+    The file must be the user's (or root's) and not writable by group or others: whoever can edit
+    it chooses the identity and the endpoints that receive the user's credentials (exit 3 otherwise).
+    """
+    from credhelper.credentials import read_trusted_file
+
     explicit = path is not None or bool(env.get("CREDHELPER_CONFIG"))
     path = os.path.abspath(os.path.expanduser(path or default_config_path(env)))
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        if explicit:
-            raise ProfileError(f"{path}: profile file not found",
-                               hint="create it (see credhelper-profiles(5)) or fix --config / $CREDHELPER_CONFIG") from None
+    if not explicit and not os.path.lexists(path):
         return Config(path, False, {}, {}, [], {}, {})
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read profile file ({type(exc).__name__}: {getattr(exc, 'strerror', '') or 'not UTF-8'})",
-                           hint="make it a readable UTF-8 text file") from None
-    _warn_if_writable_by_others(path)
-    return parse_config(text, path)
-
-
-_warned_writable = set()  # paths already warned about in this process: once each, however often they are read
-
-
-def _warn_if_writable_by_others(path):
-    """One stderr line, once per file per process, when group or others may write the file."""
+    if not os.path.exists(path):
+        raise ProfileError(f"{path}: profile file not found",
+                           hint="create it (see credhelper-profiles(5)) or fix --config / $CREDHELPER_CONFIG")
+    data = read_trusted_file(path, "profile file")
     try:
-        if os.stat(path).st_mode & 0o022 and path not in _warned_writable:
-            import sys
-
-            _warned_writable.add(path)
-            sys.stderr.write(f"credhelper: warning: {path} is writable by other users; anyone who can edit it "
-                             f"can choose your identity (fix: chmod 600 {path})\n")
-    except OSError:
-        pass
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProfileError(f"{path}: cannot read profile file (not UTF-8)",
+                           hint="make it a readable UTF-8 text file") from None
+    return parse_config(text, path)
 
 
 def parse_config(text, path="<profile file>"):
@@ -237,7 +228,7 @@ def parse_config(text, path="<profile file>"):
         elif section == "docker":
             docker = {host.strip().lower(): (value.strip(), ln) for host, (value, ln) in items.items()}
         else:
-            close = _close_matches(section, ["default", "cache", "git", "docker", "profile " + section], n=1)
+            close = close_matches(section, ["default", "cache", "git", "docker", "profile " + section], n=1)
             fix = f"did you mean [{close[0]}]?" if close else f"sections are {SECTIONS_HELP}"
             raise ProfileError(f"{path}, line {line}: unknown section [{section}]", hint=fix)
     return Config(path, True, sections, cache, git, docker, section_lines)
@@ -294,7 +285,7 @@ def _without_comments(line):
 def _check_keys(path, section, items, allowed):
     for key, (_, line) in items.items():
         if key not in allowed:
-            close = _close_matches(key, allowed, n=1, cutoff=0.6)
+            close = close_matches(key, allowed, n=1, cutoff=0.6)
             fix = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
             raise _error(path, section, key, line, "unknown key", fix)
 
@@ -356,7 +347,7 @@ def _resolve(config, name, seen):
             items = {}  # no [default]: plain ADC, no impersonation
         else:
             known = ", ".join(config.sections) or "none"
-            close = _close_matches(name, list(config.sections), n=1)
+            close = close_matches(name, list(config.sections), n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"profiles in {config.path}: {known}"
             raise ProfileError(f"{config.path}: no profile named {name!r}", hint=hint)
     section = "default" if name == "default" else f"profile {name}"
@@ -412,6 +403,10 @@ def build_profile(name, get, where, config_path, resolve_source_profile=None):
             url = get(key)
             if not re.match(r"^https?://[^/\s]+", url):
                 raise _error(*where(key), f"{url!r} is not a URL", "write a full URL, e.g. https://iamcredentials.googleapis.com/")
+            if not is_safe_endpoint(url):
+                raise _error(*where(key), f"{url} is plain http to a host that is not loopback: the credentials "
+                             "sent there would cross the network in cleartext",
+                             "use https://, or http:// only to 127.0.0.1, ::1 or localhost")
             kw[key] = url if key == "token_endpoint" else url.rstrip("/")
     if get("project_number"):
         if not get("project_number").isdigit():
@@ -438,30 +433,14 @@ def _check_boundary(value, where, config_path):
     return path
 
 
-CREDENTIAL_TYPES = ("service_account", "authorized_user", "external_account",
-                    "external_account_authorized_user", "impersonated_service_account")
-
-
 def check_credentials_file(path, where):
-    """A credentials file must exist and be a Google credentials JSON of a known type."""
-    import json
+    """A credentials file must be a trusted Google credentials JSON of a known type (see credhelper.credentials)."""
+    from credhelper.credentials import read_credentials
 
     try:
-        with open(path, encoding="utf-8") as f:
-            info = json.load(f)
-    except FileNotFoundError:
-        raise _error(*where, f"credentials file {path} not found",
-                     "fix the path, or create it with: gcloud iam service-accounts keys create / "
-                     "gcloud auth application-default login") from None
-    except (OSError, ValueError, RecursionError):
-        raise _error(*where, f"{path} is not a credentials file (not readable JSON)",
-                     "point source at a Google credentials JSON file, or write source = adc") from None
-    kind = info.get("type") if isinstance(info, dict) else None
-    if kind not in CREDENTIAL_TYPES:
-        raise _error(*where, f"{path} is not a credentials file (type {kind!r})",
-                     f"expected a JSON file whose type is one of: {', '.join(CREDENTIAL_TYPES)}")
-    _warn_if_writable_by_others(path)
-    return kind
+        return read_credentials(path).type
+    except ProfileError as exc:
+        raise _error(*where, exc.message, exc.hint) from None
 
 
 def profile_from_flags(impersonate, source=None, base=None):

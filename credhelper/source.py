@@ -1,9 +1,13 @@
-"""Profile -> google-auth source credentials, with the profile's endpoint overrides applied.
+"""Profile -> source credentials that can refresh: google-auth objects for credentials files, and
+credhelper's own client of the GCE metadata protocol for metadata sources.
 
 No IAM Credentials calls here: this stage only produces the source's own access token (and,
-where the source can mint one, its own ID token). Endpoint overrides are applied by rewriting
-the credential info before google-auth sees it, so every request google-auth makes for the
-profile goes where the profile says.
+where the source can mint one, its own ID token or a locally signed JWT). Which file, and which
+metadata host, is credhelper.credentials' answer, not this module's. Endpoint overrides are
+applied by rewriting the credential info before google-auth sees it, so every request google-auth
+makes for the profile goes where the profile says. Nothing here patches google-auth: the metadata
+server is asked over the transport directly (google-auth reads GCE_METADATA_HOST only once, at
+import, and would ask the wrong server under a nested `exec --metadata`).
 """
 
 import datetime
@@ -13,9 +17,11 @@ import urllib.parse
 
 import google.auth.exceptions
 
+from credhelper import credentials as credfiles
 from credhelper.errors import ProfileError, SourceError, UpstreamError
-from credhelper.profile import CREDENTIAL_TYPES, DEFAULT_SCOPES, _warn_if_writable_by_others
-from credhelper.token import ACCESS_TOKEN, ID_TOKEN, Token, checked_expiry
+from credhelper.googleerrors import exception_reason
+from credhelper.profile import DEFAULT_SCOPES
+from credhelper.token import ACCESS_TOKEN, ID_TOKEN, JWT, Token, checked_expiry, jwt_expiry
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 GOOGLE_STS_BASE = "https://sts.googleapis.com"
@@ -25,16 +31,18 @@ GOOGLE_IAM_BASE = "https://iamcredentials.googleapis.com"
 class Source:
     """A loaded source credential: its type, principal (when known) and google-auth object."""
 
-    def __init__(self, kind, credentials, principal=None, info=None, path=None):
-        self.kind = kind  # service_account, authorized_user, external_account, ..., metadata
-        self.credentials = credentials
+    def __init__(self, kind, credentials, principal=None, info=None, path=None, metadata_host=None, scopes=()):
+        self.kind = kind  # service_account, authorized_user, external_account, ..., metadata, profile
+        self.credentials = credentials  # google-auth credentials (None for metadata and profile sources)
         self.principal = principal  # email or principal:// URI, or None when only the server knows
-        self.info = info  # the (non-secret parts are) credential JSON; never printed whole
+        self.info = info  # the credential JSON (it holds secrets); never printed
         self.path = path
+        self.metadata_host = metadata_host
+        self.scopes = tuple(scopes)
 
     def describe(self):
         who = self.principal or "(identity known to the server only)"
-        where = f" from {self.path}" if self.path else ""
+        where = f" from {self.path}" if self.path else (f" at {self.metadata_host}" if self.metadata_host else "")
         return f"{self.kind} {who}{where}"
 
     @property
@@ -50,36 +58,45 @@ class Source:
         return f"serviceAccount:{p}"
 
 
-def adc_path(env=os.environ):
-    """The ADC file google.auth.default() would use, or None (then: metadata server)."""
-    explicit = env.get("GOOGLE_APPLICATION_CREDENTIALS")
-    if explicit:
-        return os.path.abspath(os.path.expanduser(explicit))
-    config_dir = env.get("CLOUDSDK_CONFIG") or os.path.join(os.path.expanduser("~"), ".config", "gcloud")
-    path = os.path.join(config_dir, "application_default_credentials.json")
-    return path if os.path.isfile(path) else None
-
-
-def load_source(profile, env=os.environ):
-    """Build the source credential of a profile whose source is adc, metadata or a file."""
+def load_source(profile, env=None):
+    """The source credential of a profile whose source is adc, metadata or a file (see credhelper.credentials)."""
     scopes = list(profile.scopes)
-    if profile.source == "metadata":
-        return _metadata_source(profile, scopes)
-    path = profile.source
-    if profile.source == "adc":
-        path = adc_path(env)
-        if path is None:
-            return _metadata_source(profile, scopes, discovered=True)
-        if env.get("GOOGLE_APPLICATION_CREDENTIALS") and not os.path.isfile(path):
-            raise ProfileError(f"GOOGLE_APPLICATION_CREDENTIALS names {path}, which does not exist",
-                               hint="fix or unset GOOGLE_APPLICATION_CREDENTIALS, or run: gcloud auth application-default login")
-    info = apply_overrides(_read_info(path), profile)
+    info = credfiles.source_info(profile, env)
+    if info.origin == "metadata":
+        return _metadata_source(profile, info, scopes, discovered=profile.source == "adc")
+    data = apply_overrides(info.info, profile)
     try:
-        creds = credentials_from_info(info, scopes, profile.quota_project)
+        creds = credentials_from_info(data, scopes, profile.quota_project)
     except (google.auth.exceptions.GoogleAuthError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ProfileError(f"{path}: not a usable {info.get('type')} credentials file ({_safe_reason(exc)})",
+        raise ProfileError(f"{info.path}: not a usable {info.type} credentials file ({_reason_without_values(exc, data)})",
                            hint="recreate it with gcloud (keys create / auth application-default login)") from None
-    return Source(info["type"], creds, principal_of(info), info, path)
+    return Source(info.type, creds, info.principal, data, info.path)
+
+
+def profile_source(other):
+    """How a chain describes a `source = profile:NAME`: by that profile's target."""
+    return Source("profile", None, other.target)
+
+
+def _reason_without_values(exc, info):
+    """google-auth's reason, unless it quotes any value of the file (a key, a secret): then its type only."""
+    text = exception_reason(exc)
+    values = []
+
+    def collect(node):
+        if isinstance(node, dict):
+            for v in node.values():
+                collect(v)
+        elif isinstance(node, list):
+            for v in node:
+                collect(v)
+        elif isinstance(node, str) and len(node) >= 4:
+            values.append(node)
+
+    collect(info)
+    if any(v in text or v[:16] in text for v in values):
+        return type(exc).__name__
+    return text
 
 
 def credentials_from_info(info, scopes, quota_project=None):
@@ -116,55 +133,12 @@ def credentials_from_info(info, scopes, quota_project=None):
         source = credentials_from_info(info["source_credentials"], list(DEFAULT_SCOPES))
         delegates = [d.rsplit("/", 1)[-1] for d in info.get("delegates") or []]
         creds = impersonated_credentials.Credentials(
-            source, _email_from_iam_url(url), scopes, delegates, iam_endpoint_override=url)
+            source, credfiles.email_from_iam_url(url), scopes, delegates, iam_endpoint_override=url)
     else:
         raise ValueError(f"unsupported credential type {kind!r}")
     if quota_project or info.get("quota_project_id"):
         creds = creds.with_quota_project(quota_project or info["quota_project_id"])
     return creds
-
-
-def _read_info(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            info = json.load(f)
-    except FileNotFoundError:
-        raise ProfileError(f"credentials file {path} not found", hint="fix the profile's source path") from None
-    except (OSError, ValueError, RecursionError):
-        raise ProfileError(f"{path} is not a credentials file (not readable JSON)",
-                           hint="point source at a Google credentials JSON file") from None
-    if not isinstance(info, dict) or info.get("type") not in CREDENTIAL_TYPES:
-        raise ProfileError(f"{path} is not a credentials file (type {info.get('type') if isinstance(info, dict) else None!r})",
-                           hint=f"expected one of: {', '.join(CREDENTIAL_TYPES)}")
-    _warn_if_writable_by_others(path)  # the ADC file too, not only files a profile names
-    return info
-
-
-def principal_of(info):
-    kind = info.get("type")
-    if kind == "service_account":
-        return info.get("client_email")
-    if kind == "impersonated_service_account":
-        url = info.get("service_account_impersonation_url", "")
-        return _email_from_iam_url(url)
-    if kind == "external_account":
-        if info.get("service_account_impersonation_url"):
-            return _email_from_iam_url(info["service_account_impersonation_url"])
-        aud = info.get("audience", "")
-        # //iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/P/providers/X
-        parts = aud.split("/")
-        if "workloadIdentityPools" in parts:
-            i = parts.index("workloadIdentityPools")
-            project = parts[parts.index("projects") + 1] if "projects" in parts else "?"
-            return (f"principalSet://iam.googleapis.com/projects/{project}/locations/global/"
-                    f"workloadIdentityPools/{parts[i + 1]}/*")
-        return None
-    return info.get("account") or None  # authorized_user files carry an account only sometimes
-
-
-def _email_from_iam_url(url):
-    tail = url.rsplit("/serviceAccounts/", 1)[-1]
-    return urllib.parse.unquote(tail.split(":", 1)[0]) or None
 
 
 def _replace_origin(url, base):
@@ -199,30 +173,86 @@ def apply_overrides(info, profile):
     return info
 
 
-def _metadata_source(profile, scopes, discovered=False):
-    from google.auth.compute_engine import _metadata
+METADATA_PATH = "/computeMetadata/v1/instance/service-accounts/default/"
+METADATA_HEADERS = {"Metadata-Flavor": "Google"}
+METADATA_PING_DEADLINE_SECS = 2.0
+METADATA_PING_TIMEOUT_SECS = 1.0
 
-    if profile.metadata_host:
-        # google-auth reads GCE_METADATA_HOST once, at import; the profile's host wins for this process.
-        _metadata._GCE_METADATA_HOST = profile.metadata_host
-    elif discovered:
+
+def _metadata_source(profile, info, scopes, discovered=False):
+    src = Source("metadata", None, None, None, None, metadata_host=info.metadata_host, scopes=scopes)
+    if discovered:
         # ADC's last resort; off GCE, say so at once instead of retrying an unreachable server
         from credhelper import transport
 
-        if not _metadata.ping(transport.Request(deadline_secs=3), timeout=1, retry_count=1):
+        request = transport.Request(deadline_secs=METADATA_PING_DEADLINE_SECS)
+        if not _metadata_answers(src, request):
             raise SourceError(
                 "no credentials found: GOOGLE_APPLICATION_CREDENTIALS is not set, there is no ADC file "
-                f"({os.path.join('~', '.config', 'gcloud', 'application_default_credentials.json')}), "
-                "and no metadata server answered",
+                f"({os.path.join('~', '.config', 'gcloud', credfiles.ADC_FILE_NAME)}), "
+                f"and no metadata server answered at {info.metadata_host}",
                 hint="run: gcloud auth application-default login, or set source = FILE in the profile")
-    from google.auth import compute_engine
+    return src
 
-    creds = compute_engine.Credentials(scopes=scopes, quota_project_id=profile.quota_project)
-    return Source("metadata", creds, None, None, None)
+
+def _metadata_answers(src, request):
+    try:
+        resp = request(f"http://{src.metadata_host}/", method="GET", headers=METADATA_HEADERS,
+                       timeout=METADATA_PING_TIMEOUT_SECS)
+    except google.auth.exceptions.TransportError:
+        return False
+    return resp.headers.get("Metadata-Flavor") == "Google"
+
+
+def _metadata_get(src, request, entry, query=None):
+    """GET one entry of the default service account from the metadata server; the body as text."""
+    url = f"http://{src.metadata_host}{METADATA_PATH}{entry}"
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
+    where = f"the metadata server at {src.metadata_host}"
+    try:
+        resp = request(url, method="GET", headers=METADATA_HEADERS)
+    except google.auth.exceptions.TransportError as exc:
+        raise UpstreamError(f"source credential (metadata): {where} is unreachable ({exception_reason(exc)})",
+                            hint=_refresh_hint(src)) from None
+    text = resp.data.decode("utf-8", "replace")
+    if resp.status != 200:
+        error = UpstreamError if resp.status >= 500 or resp.status == 429 else SourceError
+        raise error(f"source credential (metadata): {where} answered HTTP {resp.status} for {entry}",
+                    hint=_refresh_hint(src))
+    return text
+
+
+def metadata_principal(src, request):
+    """The metadata server's default service account email (None when it will not say)."""
+    if src.principal is None and src.kind == "metadata":
+        try:
+            src.principal = _metadata_get(src, request, "email").strip() or None
+        except (UpstreamError, SourceError):
+            pass
+    return src.principal
+
+
+def _metadata_access_token(src, request, now=None):
+    import time
+
+    text = _metadata_get(src, request, "token", {"scopes": ",".join(src.scopes)} if src.scopes else None)
+    try:
+        data = json.loads(text)
+        value, expires_in = data["access_token"], data["expires_in"]
+        if not isinstance(value, str) or not value or isinstance(expires_in, bool):
+            raise TypeError("not a token")
+        expiry = checked_expiry((time.time() if now is None else now) + float(expires_in))
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
+        raise UpstreamError(f"source credential (metadata): the metadata server at {src.metadata_host} answered "
+                            "something that is not a token response", hint=_refresh_hint(src)) from None
+    return Token(ACCESS_TOKEN, value, expiry)
 
 
 def refresh_access_token(source, request):
     """Refresh the source credential; return its own access token."""
+    if source.kind == "metadata":
+        return _metadata_access_token(source, request)
     from credhelper import transport
 
     creds = source.credentials
@@ -233,15 +263,15 @@ def refresh_access_token(source, request):
         if getattr(exc, "retryable", False):  # 429/5xx or temporarily_unavailable, after transport's retries
             where, status = getattr(request, "last_answer", None) or ("", None)
             raise UpstreamError(f"source credential ({source.describe()}): the token endpoint {where} is failing"
-                                f"{f' (HTTP {status})' if status else ''}: {_safe_reason(exc)}".replace("  ", " "),
+                                f"{f' (HTTP {status})' if status else ''}: {exception_reason(exc)}".replace("  ", " "),
                                 hint="try again later, or check the profile's endpoints") from None
-        raise SourceError(f"source credential ({source.describe()}) could not be refreshed: {_safe_reason(exc)}",
+        raise SourceError(f"source credential ({source.describe()}) could not be refreshed: {exception_reason(exc)}",
                           hint=_refresh_hint(source)) from None
     except google.auth.exceptions.TransportError as exc:
-        raise UpstreamError(f"source credential ({source.describe()}): {_safe_reason(exc)}",
+        raise UpstreamError(f"source credential ({source.describe()}): {exception_reason(exc)}",
                             hint="check the network and the profile's endpoints") from None
     except google.auth.exceptions.GoogleAuthError as exc:
-        raise SourceError(f"source credential ({source.describe()}): {_safe_reason(exc)}",
+        raise SourceError(f"source credential ({source.describe()}): {exception_reason(exc)}",
                           hint=_refresh_hint(source)) from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
         # google-auth parses the token endpoint's answer without guarding against wrong types
@@ -250,10 +280,6 @@ def refresh_access_token(source, request):
         raise UpstreamError(f"source credential ({source.describe()}): the token endpoint {where} answered "
                             f"something that is not a usable token response ({type(exc).__name__})".replace("  ", " "),
                             hint="check the profile's token_endpoint / sts_endpoint, or try again later") from None
-    if source.kind == "metadata" and not source.principal:
-        source.principal = getattr(creds, "service_account_email", None)
-        if source.principal == "default":
-            source.principal = None
     if not getattr(creds, "token", None):
         raise SourceError(f"source credential ({source.describe()}) returned no access token")
     if not isinstance(creds.token, str):
@@ -262,43 +288,50 @@ def refresh_access_token(source, request):
     return Token(ACCESS_TOKEN, creds.token, _expiry_epoch(creds.expiry))
 
 
-def mint_own_id_token(source, audience, request, profile):
+def mint_own_id_token(source, audience, request):
     """The source's own ID token, for profiles without a target; only some sources can mint one."""
+    if source.kind == "metadata":
+        value = _metadata_get(source, request, "identity", {"audience": audience, "format": "full"}).strip()
+        return Token(ID_TOKEN, value, _id_token_expiry(value))
     if source.kind == "service_account":
         from google.oauth2 import service_account
 
         creds = service_account.IDTokenCredentials.from_service_account_info(
             source.info, target_audience=audience,
             token_uri=source.info.get("token_uri") or GOOGLE_TOKEN_URI)
-    elif source.kind == "metadata":
-        from google.auth import compute_engine
-
-        creds = compute_engine.IDTokenCredentials(request, target_audience=audience,
-                                                  use_metadata_identity_endpoint=True)
     elif source.kind == "authorized_user":
         refresh_access_token(source, request)
         token = getattr(source.credentials, "id_token", None)
         if not token:
             raise SourceError("the authorized_user credential returned no ID token",
                               hint="log in again with: gcloud auth application-default login")
-        return Token(ID_TOKEN, token, jwt_expiry(token))
+        return Token(ID_TOKEN, token, _id_token_expiry(token))
     else:
         raise SourceError(f"a {source.kind} source cannot mint ID tokens by itself",
                           hint="set target = SERVICE_ACCOUNT in the profile to mint through impersonation")
     wrapped = Source(source.kind, creds, source.principal, source.info, source.path)
     tok = refresh_access_token(wrapped, request)
-    return Token(ID_TOKEN, tok.value, jwt_expiry(tok.value))
+    return Token(ID_TOKEN, tok.value, _id_token_expiry(tok.value))
 
 
-def jwt_expiry(token):
-    """exp of a JWT, read without verifying (we only need to know when to stop serving it)."""
-    import base64
+def sign_jwt(source, claims, now):
+    """A JWT signed with the source's own service account key (profiles without a target)."""
+    from credhelper.errors import UsageError
+    from credhelper.kinds import jwt_expiry_of_claims
 
+    if source.kind != "service_account":
+        raise UsageError(f"a profile without a target, whose source is {source.kind}, cannot sign JWTs",
+                         hint="set target = SERVICE_ACCOUNT to sign through the IAM Credentials API")
+    from google.auth import crypt, jwt
+
+    signer = crypt.RSASigner.from_service_account_info(source.info)
+    return Token(JWT, jwt.encode(signer, claims).decode(), jwt_expiry_of_claims(claims, now))
+
+
+def _id_token_expiry(value):
     try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return checked_expiry(float(claims["exp"]))
-    except (IndexError, ValueError, KeyError, TypeError, OverflowError, RecursionError):
+        return jwt_expiry(value)
+    except ValueError:
         raise UpstreamError("upstream returned an ID token that is not a JWT with an exp claim") from None
 
 
@@ -315,37 +348,5 @@ def _refresh_hint(source):
         "service_account": "the key may be deleted or disabled; create a new one with: "
                            "gcloud iam service-accounts keys create KEY.json --iam-account=" + (source.principal or "EMAIL"),
         "authorized_user": "log in again with: gcloud auth application-default login",
-        "metadata": "check that this machine's metadata server is reachable (or set metadata_host)",
+        "metadata": "check that the metadata server is reachable (GCE_METADATA_HOST, or metadata_host in the profile)",
     }.get(source.kind, "check the credential file and the profile's endpoints")
-
-
-def _safe_reason(exc):
-    """A one-line reason from a google-auth error without echoing tokens or request bodies.
-
-    google-auth puts the server's JSON answer into RefreshError args; we keep only the
-    error code and description fields from it.
-    """
-    text = str(exc.args[0]) if getattr(exc, "args", None) else type(exc).__name__
-    for arg in getattr(exc, "args", ())[1:2]:
-        if isinstance(arg, dict):
-            err = arg.get("error")
-            desc = arg.get("error_description")
-            if isinstance(err, dict):
-                return _redact(f"{err.get('status', '')} {err.get('message', '')}".strip())[:300]
-            if err or desc:
-                return _redact(f"{err or ''}: {desc or ''}".strip(": "))[:300]
-    return _redact(text)[:300]
-
-
-def _redact(text):
-    """Text from upstream or google-auth made safe to print: tokens redacted, and control characters
-    (newlines, terminal escapes, bidi overrides) escaped, so a message stays one line of what was sent."""
-    import re
-
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
-    text = re.sub(r"ya29\.[\w.-]+", "ya29.<redacted>", text)
-    text = re.sub(r"eyJ[\w-]+\.[\w-]+\.[\w-]*", "<redacted-jwt>", text)
-    text = re.sub(r"1//[\w.-]+", "1//<redacted>", text)
-    text = re.sub(r'("?(access_token|id_token|refresh_token|assertion|subject_token|private_key)"?\s*[:=]\s*)"?[^",}\s]+',
-                  r"\1<redacted>", text)
-    return text

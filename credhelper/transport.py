@@ -125,7 +125,7 @@ class Request(google.auth.transport.Request):
         self.clock, self.sleep = clock, sleep
         self.env = os.environ if env is None else env
         if deadline_secs is None:
-            from credhelper.broker import deadline_from_env
+            from credhelper.deadline import deadline_from_env
 
             deadline_secs = deadline_from_env()
         self.deadline_secs = deadline_secs

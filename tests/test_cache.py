@@ -18,7 +18,8 @@ import uuid
 import pytest
 
 from credhelper import secretservice
-from credhelper.cache import SERVICE_NAME, TokenCache, cache_key, source_identity
+from credhelper.cache import SERVICE_NAME, TokenCache, cache_key
+from credhelper.credentials import source_identity
 from credhelper.errors import CacheError
 from credhelper.profile import Profile, parse_config
 from credhelper.token import Token
@@ -187,22 +188,26 @@ def test_a_source_profile_key_file_change_reaches_the_profile_that_uses_it(profi
     assert cache_key(user, "access_token") != before
 
 
-def test_adc_source_is_identified_by_the_file_in_use(tmp_path):
+def test_adc_source_is_identified_by_the_file_in_use(tmp_path, monkeypatch):
     adc = Profile(name="adc", source="adc")
     gac = tmp_path / "gac.json"
-    gac.write_text("{}")
+    gac.write_text('{"type": "authorized_user"}')
     gcloud = tmp_path / "gcloud"
     gcloud.mkdir()
-    (gcloud / "application_default_credentials.json").write_text('{"type": "authorized_user"}')
-    empty_home = {"HOME": str(tmp_path / "nohome")}
+    (gcloud / "application_default_credentials.json").write_text('{"type": "authorized_user", "account": "x"}')
+    monkeypatch.setenv("HOME", str(tmp_path / "nohome"))
+    monkeypatch.delenv("GCE_METADATA_HOST", raising=False)
+    monkeypatch.delenv("GCE_METADATA_ROOT", raising=False)
 
-    assert source_identity(adc, env=empty_home) == "metadata"
-    by_gac = source_identity(adc, env={**empty_home, "GOOGLE_APPLICATION_CREDENTIALS": str(gac)})
+    assert source_identity(adc, env={}) == {"metadata": "metadata.google.internal"}
+    by_gac = source_identity(adc, env={"GOOGLE_APPLICATION_CREDENTIALS": str(gac)})
     assert by_gac["adc"] == str(gac) and len(by_gac["sha256"]) == 64
-    by_gcloud = source_identity(adc, env={**empty_home, "CLOUDSDK_CONFIG": str(gcloud)})
+    by_gcloud = source_identity(adc, env={"CLOUDSDK_CONFIG": str(gcloud)})
     assert by_gcloud["adc"] == str(gcloud / "application_default_credentials.json")
     assert by_gcloud["sha256"] != by_gac["sha256"]
-    assert source_identity(Profile(name="m", source="metadata")) == "metadata"
+    assert source_identity(Profile(name="m", source="metadata"), env={}) == {"metadata": "metadata.google.internal"}
+    assert source_identity(Profile(name="m", source="metadata"), env={"GCE_METADATA_HOST": "127.0.0.1:1"}) == \
+        {"metadata": "127.0.0.1:1"}
 
 
 # -- get and put -------------------------------------------------------------------------------------
@@ -691,10 +696,34 @@ def test_a_hit_makes_no_request(emulator, cli_profiles, tmp_path, backend, runti
 def test_clearing_a_profile_clears_its_source_token_too(emulator, cli_profiles, tmp_path, backend, runtime):
     broker_get(tmp_path / "profiles.ini", backend, runtime)
     cache = TokenCache(backend=backend, runtime_dir=runtime)
-    assert sorted(e["profile"] for e in cache.entries()) == ["default", "default (source)"]
-    assert cache.clear(profile="default") == 2 and cache.entries() == []
+    assert sorted(e["profile"] for e in cache.entries()) == ["(source)", "default"]
+    from credhelper import broker
+    from credhelper.profile import load_config
+
+    source_key = broker.source_key(load_config(str(tmp_path / "profiles.ini")).resolve("default"))
+    assert cache.clear(profile="default", keys=(source_key,)) == 2 and cache.entries() == []
     broker_get(tmp_path / "profiles.ini", backend, runtime)
     assert emulator.counters["token"] == 2  # the source token was minted again: it was gone
+
+
+def test_profiles_sharing_a_source_share_its_token(emulator, sample, tmp_path, backend, runtime):
+    from support import DELEGATE_B, write_profiles
+
+    from credhelper import broker
+    from credhelper.profile import load_config
+
+    path = write_profiles(tmp_path / "profiles.ini", emulator.url,
+                          {"a": {"source": sample.source_key, "target": sample.target},
+                           "b": {"source": sample.source_key, "target": DELEGATE_B},
+                           "c": {"source": sample.source_key, "target": sample.target, "lifetime": "30m"}},
+                          cache=backend)
+    config = load_config(str(path))
+    cache = TokenCache.for_config(config, runtime_dir=runtime)
+    tokens = {name: broker.get_token(config.resolve(name), "access_token", cache=cache) for name in "abc"}
+    assert len(set(tokens.values())) == 3
+    assert emulator.counters["generateAccessToken"] == 3
+    assert emulator.counters["token"] == 1  # one source refresh for three profiles on one key file
+    assert [e["profile"] for e in cache.entries()].count("(source)") == 1
 
 
 def test_a_token_inside_the_refresh_margin_is_reminted(emulator, cli_profiles, tmp_path, backend, runtime):

@@ -64,7 +64,9 @@ def test_denied_hop_is_named_with_the_grant_command(profiles):
     err = info.value
     assert "hop 1 of 2" in err.message and f"{SOURCE} cannot impersonate {DELEGATE_C}" in err.message
     assert "iam.serviceAccounts.getAccessToken" in err.message
-    assert err.hint == (f"grant it with: gcloud iam service-accounts add-iam-policy-binding {DELEGATE_C} "
+    assert f"or {DELEGATE_C} does not exist" in err.message  # Google answers 403 for both
+    assert err.hint.startswith(f"check that it exists with: gcloud iam service-accounts describe {DELEGATE_C} ")
+    assert err.hint.split("; then ")[1] == (f"grant it with: gcloud iam service-accounts add-iam-policy-binding {DELEGATE_C} "
                         f"--member=serviceAccount:{SOURCE} --role=roles/iam.serviceAccountTokenCreator "
                         f"--project=credhelper-demo")
 

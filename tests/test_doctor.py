@@ -82,8 +82,9 @@ def test_a_denied_hop_is_named_with_the_exact_gcloud_fix(env, profile, hop, call
     failed = [i for i, line in enumerate(lines) if line.startswith("FAIL")]
     assert len(failed) == 1
     assert lines[failed[0]] == (f"FAIL  {hop}: {caller} cannot impersonate {account}: "
-                                "permission iam.serviceAccounts.getAccessToken denied")
-    assert lines[failed[0] + 1] == "      fix: " + grant_command(account, f"serviceAccount:{caller}")
+                                f"permission iam.serviceAccounts.getAccessToken denied, or {account} does not exist")
+    assert lines[failed[0] + 1].startswith(f"      fix: check that it exists with: gcloud iam service-accounts describe {account} ")
+    assert lines[failed[0] + 1].endswith("; then grant it with: " + grant_command(account, f"serviceAccount:{caller}"))
     assert "final token" not in result.stdout
     assert "ok    cache: file" in result.stdout  # the checks that do not depend on the chain still run
     assert lines[-1] == "1 check(s) failed"
@@ -95,7 +96,7 @@ def test_the_printed_fix_is_the_one_that_works(tmp_path):
         env = cli_env(tmp_path, profiles(tmp_path, emulator.url, sample.source_key))
         result = doctor(env, "--profile", "hop1")  # source -> delegate-c is missing
         assert result.returncode == EXIT_AUTH
-        fix = re.search(r"fix: (gcloud iam service-accounts add-iam-policy-binding .*)", result.stdout).group(1)
+        fix = re.search(r"grant it with: (gcloud iam service-accounts add-iam-policy-binding .*)", result.stdout).group(1)
         apply_grant(emulator, shlex.split(fix))
         result = doctor(env, "--profile", "hop1")
         assert result.returncode == 0, result.stdout
@@ -143,7 +144,7 @@ def test_a_key_file_others_can_read_is_a_warning_with_its_fix(tmp_path, emulator
     env = cli_env(tmp_path, profiles(tmp_path, emulator.url, key))
     result = doctor(env, "--profile", "t")
     assert result.returncode == 0
-    assert f"warn  credentials file {key} is readable or writable by other users" in result.stdout
+    assert f"warn  credentials file {key} is readable by other users (mode 644)" in result.stdout
     assert f"      fix: chmod 600 {key}" in result.stdout
 
 

@@ -448,6 +448,7 @@ def argv_world(tmp_path, sample, monkeypatch):
            "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"),
            "GIT_CONFIG_NOSYSTEM": "1", "DOCKER_CONFIG": str(tmp_path / "docker"),
            "KUBECONFIG": str(tmp_path / "kubeconfig"), "CREDHELPER_DEADLINE_SECS": "2", "GCE_METADATA_IP": "127.0.0.1:9",
+           "GCE_METADATA_HOST": "127.0.0.1:9",
            "CREDHELPER_PROFILE": "", "GOOGLE_APPLICATION_CREDENTIALS": "", "CLOUDSDK_CONFIG": str(tmp_path / "gcloud")}
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "CREDHELPER_PROFILE", "KUBERNETES_EXEC_INFO",
                  "CREDHELPER_DEBUG_TRACEBACK"):

@@ -118,7 +118,7 @@ def test_profile_chains_resolve_their_source():
 def test_identity_changes_with_every_token_relevant_key():
     base = parse_config(f"[default]\ntarget = {SA}\n", "/p.ini").resolve(None).identity()
     for extra in ("lifetime = 30m", "scopes = a", "delegates = d@proj.iam.gserviceaccount.com",
-                  "iam_endpoint = http://x", "include_email = true", "quota_project = q"):
+                  "iam_endpoint = https://x", "include_email = true", "quota_project = q"):
         other = parse_config(f"[default]\ntarget = {SA}\n{extra}\n", "/p.ini").resolve(None).identity()
         assert other != base, extra
 
@@ -147,14 +147,15 @@ def test_cli_profile_error_exit_code_and_no_traceback(tmp_path):
     assert result.stdout == ""
 
 
-def test_world_writable_profile_gets_a_warning(tmp_path):
+def test_a_profile_file_others_can_write_is_refused_with_the_fix(tmp_path):
     path = tmp_path / "profiles.ini"
     path.write_text(f"[default]\ntarget = {SA}\n")
     os.chmod(path, 0o666)
     result = subprocess.run([sys.executable, "-m", "credhelper", "profiles", "show", "--config", str(path)],
                             capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == EXIT_PROFILE, result.stderr
     assert "writable by other users" in result.stderr and f"chmod 600 {path}" in result.stderr
+    assert result.stdout == ""
 
 
 # -- the hot path's plain checks agree with the regular expressions they replaced -----------------

@@ -158,3 +158,57 @@ def test_revoked_refresh_token_is_a_clean_error_without_the_secret(tmp_path, emu
     assert "could not be refreshed" in result.stderr and "gcloud auth application-default login" in result.stderr
     assert "revoked-not-a-real-token" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+# -- one owner for source credentials (issue 11.2) ---------------------------------------------------
+
+def test_a_tilde_in_google_application_credentials_is_an_error_not_a_stale_token(tmp_path, emulator, sample):
+    """google-auth reads GOOGLE_APPLICATION_CREDENTIALS as written (no ~ expansion): so does the cache key.
+    On main before, the key recorded a path that does not exist, and replacing the key file served the old token."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "k.json").write_text(open(sample.source_key).read())
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"source": "adc", "target": TARGET}})
+    env = cli_env(tmp_path, config, HOME=str(home), GOOGLE_APPLICATION_CREDENTIALS="~/k.json")
+    result = run_cli(["print-access-token"], env)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "GOOGLE_APPLICATION_CREDENTIALS names ~/k.json, which does not exist" in result.stderr
+    assert 'GOOGLE_APPLICATION_CREDENTIALS="$HOME/k.json"' in result.stderr and result.stdout == ""
+
+
+def test_replacing_the_adc_file_is_a_miss(tmp_path, emulator, sample):
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"source": "adc"}})
+    key = tmp_path / "k.json"
+    key.write_text(open(sample.source_key).read())
+    env = cli_env(tmp_path, config, GOOGLE_APPLICATION_CREDENTIALS=str(key))
+    first = run_cli(["print-access-token"], env)
+    assert first.returncode == 0, first.stderr
+    assert tokeninfo_email(emulator, first.stdout.strip()) == SOURCE
+    key.write_text(open(sample.authorized_user).read())  # another identity in the same file
+    second = run_cli(["print-access-token"], env)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout != first.stdout and tokeninfo_email(emulator, second.stdout.strip()) != SOURCE
+
+
+def test_another_metadata_host_is_another_source(tmp_path, emulator):
+    """On main before, pointing GCE_METADATA_HOST at another server served the first server's cached token."""
+    port = emulator.url.rsplit(":", 1)[1]
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"source": "metadata"}})
+    first = run_cli(["print-access-token"], cli_env(tmp_path, config, GCE_METADATA_HOST=f"127.0.0.1:{port}"))
+    assert first.returncode == 0, first.stderr
+    asked = emulator.counters["metadata"]
+    again = run_cli(["print-access-token"], cli_env(tmp_path, config, GCE_METADATA_HOST=f"127.0.0.1:{port}"))
+    assert again.stdout == first.stdout and emulator.counters["metadata"] == asked  # a hit
+    other = run_cli(["print-access-token"], cli_env(tmp_path, config, GCE_METADATA_HOST=f"localhost:{port}"))
+    assert other.returncode == 0, other.stderr
+    assert emulator.counters["metadata"] > asked  # the other server was asked, not the cache
+
+
+def test_an_id_token_without_a_target_makes_one_token_request(tmp_path, emulator, sample):
+    """issue 11.10: no source access token is minted first (one POST /token, not two)."""
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url,
+                            {"default": {"source": sample.source_key}}, cache="none")
+    result = run_cli(["print-identity-token", "--audience", "https://svc.example"], cli_env(tmp_path, config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("eyJ")
+    assert emulator.counters["token"] == 1

@@ -169,19 +169,11 @@ def is_google_host(host):
 
 
 def is_loopback(host):
+    from credhelper.credentials import is_loopback_host
     from credhelper.protocols import selection
 
     parts = selection.split_host(host)
-    if parts is None:
-        return False
-    if parts[0] == "localhost":
-        return True
-    import ipaddress  # plain http only: 1.6 ms
-
-    try:
-        return ipaddress.ip_address(parts[0]).is_loopback
-    except ValueError:
-        return False
+    return parts is not None and is_loopback_host(parts[0])
 
 
 def format_answer(username, token):
