@@ -164,8 +164,8 @@ def read_credentials(path):
         raise ProfileError(f"credentials file {path} not found",
                            hint="fix the path, or create it with: gcloud iam service-accounts keys create / "
                                 "gcloud auth application-default login") from None
-    except OSError as exc:
-        raise ProfileError(f"credentials file {path}: cannot read it ({exc.strerror})",
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise ProfileError(f"credentials file {path}: cannot read it ({getattr(exc, 'strerror', None) or 'not a path'})",
                            hint="make it a readable file of yours") from None
     signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid)
     cached = _read_cache.get(path)
@@ -186,8 +186,8 @@ def read_trusted_file(path, what, max_bytes=MAX_FILE_BYTES):
         fd = os.open(path, flags)
     except FileNotFoundError:
         raise ProfileError(f"{what} {path} not found", hint="fix the path") from None
-    except OSError as exc:
-        raise ProfileError(f"{what} {path}: cannot open it ({exc.strerror})",
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise ProfileError(f"{what} {path}: cannot open it ({getattr(exc, 'strerror', None) or 'not a path'})",
                            hint="make it a readable file of yours") from None
     try:
         st = os.fstat(fd)

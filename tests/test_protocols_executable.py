@@ -115,7 +115,10 @@ def test_malformed_environment_gets_an_error_response(world, extra, code, exit_c
 
 def test_denied_chain_answers_on_stdout_only(world, sample, tmp_path):
     config, env = world
-    os.chmod(config, 0o666)  # the writable-file warning must not reach stderr either
+    os.chmod(config, 0o666)  # a profile file others can write is refused (issue 12.2): on stdout too
+    done = run_exe(env, "--profile", "denied", GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE=sample.google_provider_audience)
+    assert done.returncode == 3 and done.stderr == "" and json.loads(done.stdout)["code"] == "PROFILE"
+    os.chmod(config, 0o600)
     done = run_exe(env, "--profile", "denied", GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE=sample.google_provider_audience)
     assert done.returncode == 1 and done.stderr == ""
     body = json.loads(done.stdout)

@@ -20,6 +20,7 @@ import time
 import pytest
 
 from credhelper import profile as profile_module
+from credhelper.errors import ProfileError
 from support import DELEGATE_C, TARGET, cli_env, run_cli, write_profiles
 
 AUDIENCE = "https://svc.example.com"
@@ -249,7 +250,8 @@ def test_cache_fallback_store_and_output_files_are_0600_in_0700_directories(emul
 
 # -- files others can write ---------------------------------------------------------------------------------
 
-def test_profile_and_credentials_files_others_can_write_get_one_warning_each(emulator, sample, tmp_path):
+def test_profile_and_credentials_files_others_can_write_are_refused_with_the_fix(emulator, sample, tmp_path):
+    """issue 12.2: whoever can edit these files chooses the identity and the endpoints: exit 3, the fix named."""
     key = tmp_path / "key.json"
     key.write_text(open(sample.source_key).read())
     config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"source": str(key), "target": TARGET}},
@@ -259,37 +261,37 @@ def test_profile_and_credentials_files_others_can_write_get_one_warning_each(emu
     for config_mode, key_mode in [(0o600, 0o600), (0o644, 0o644), (0o664, 0o600), (0o600, 0o646), (0o666, 0o666)]:
         os.chmod(config, config_mode)
         os.chmod(key, key_mode)
-        result = run_cli(["print-access-token", "--refresh"], env)  # reads the key twice: resolve, then mint
-        assert result.returncode == 0, result.stderr
-        warnings = [line for line in result.stderr.splitlines() if "writable by other users" in line]
-        expected = [path for path, mode in ((config, config_mode), (str(key), key_mode)) if mode & 0o022]
-        assert len(warnings) == len(expected), warnings  # once per file per process, however often it is read
-        for path, line in zip(expected, warnings):
-            assert line == (f"credhelper: warning: {path} is writable by other users; anyone who can edit it "
-                            f"can choose your identity (fix: chmod 600 {path})")
-        rows.append(f"profile {oct(config_mode)[2:]}, key {oct(key_mode)[2:]}: {len(warnings)} warning(s)")
-    print("\n" + "\n".join(rows) + f"\nexample: {warnings[0]}")
+        result = run_cli(["print-access-token", "--refresh"], env)
+        refused = [path for path, mode in ((config, config_mode), (str(key), key_mode)) if mode & 0o022]
+        if not refused:
+            assert result.returncode == 0, result.stderr
+            assert result.stderr == ""
+        else:  # the first file read is the one named
+            assert result.returncode == 3 and result.stdout == ""
+            assert f"{refused[0]} is writable by other users" in result.stderr
+            assert f"chmod 600 {refused[0]}" in result.stderr and "Traceback" not in result.stderr
+        rows.append(f"profile {oct(config_mode)[2:]}, key {oct(key_mode)[2:]}: exit {result.returncode}")
+    print("\n" + "\n".join(rows))
 
 
-def test_an_adc_file_others_can_write_gets_the_warning_too(emulator, sample, tmp_path):
+def test_an_adc_file_others_can_write_is_refused_too(emulator, sample, tmp_path):
     adc = tmp_path / "adc.json"
     adc.write_text(open(sample.source_key).read())
     adc.chmod(0o664)
     config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"target": TARGET}}, cache="none")
     result = run_cli(["print-access-token"], cli_env(tmp_path, config, GOOGLE_APPLICATION_CREDENTIALS=str(adc)))
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == (f"credhelper: warning: {adc} is writable by other users; anyone who can edit it "
-                             f"can choose your identity (fix: chmod 600 {adc})\n")
+    assert result.returncode == 3 and result.stdout == ""
+    assert f"credentials file {adc} is writable by other users" in result.stderr and f"chmod 600 {adc}" in result.stderr
 
 
-def test_the_warning_is_given_once_per_process_on_the_hot_path(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(profile_module, "_warned_writable", set())
+def test_a_writable_profile_file_is_refused_on_every_read(tmp_path):
     path = tmp_path / "profiles.ini"
     path.write_text("[default]\n")
     path.chmod(0o620)
-    for _ in range(50):
-        profile_module.load_config(str(path))
-    assert capsys.readouterr().err.count("writable by other users") == 1
+    for _ in range(3):
+        with pytest.raises(ProfileError) as info:
+            profile_module.load_config(str(path))
+        assert f"chmod 600 {path}" in str(info.value)
 
 
 # -- the metadata server listens on loopback only ---------------------------------------------------------------
