@@ -318,7 +318,7 @@ def test_cli_a_slow_token_endpoint_holds_no_caller_past_the_deadline(tmp_path, s
 @pytest.mark.parametrize("error", ["temporarily_unavailable", "server_error", "internal_failure"])
 def test_an_oauth_error_google_auth_would_retry_is_one_request(echo, sample, error):
     """google.oauth2._client retries these (with time.sleep) three times; under credhelper, once."""
-    profile = load_config(write_profiles(sample.directory / f"{error}.ini", "http://unused.invalid", {
+    profile = load_config(write_profiles(sample.directory / f"{error}.ini", "https://unused.invalid", {
         "default": {"source": sample.source_key}}, cache="none")).resolve(None)
     profile = profile.replace(token_endpoint=f"http://127.0.0.1:{echo.port}/oauth-error/{error}")
     with pytest.raises((UpstreamError, SourceError)) as info:
