@@ -95,7 +95,7 @@ def configure(args, env=os.environ):
             raise UsageError(f"no kubeconfig at {os.pathsep.join(files)}, so no cluster {args.cluster!r}",
                              hint="add the cluster first (e.g. gcloud container clusters get-credentials, or "
                                   "kubectl config set-cluster NAME --server=URL), or name the file with --kubeconfig")
-        known = ", ".join(clusters) if clusters else "none"
+        known = ", ".join(sorted(clusters)) if clusters else "none"
         raise UsageError(f"the kubeconfig ({os.pathsep.join(existing)}) has no cluster {args.cluster!r}; "
                          f"its clusters: {known}", hint="choose one of them with --cluster")
     argv = selection.self_command("kubectl", *selection.pinned_args(args, env))
