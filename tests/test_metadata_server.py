@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from credhelper.errors import EXIT_AUTH
-from support import SOURCE, TARGET, cli_env, write_profiles
+from support import SOURCE, TARGET, as_other_user, cli_env, other_user, write_profiles
 
 FLAVOR = {"Metadata-Flavor": "Google"}
 SA = "computeMetadata/v1/instance/service-accounts"
@@ -263,58 +263,27 @@ def test_a_refusal_says_why_under_v(tmp_path, config):
     assert "attacker.example" in err and "this server's address" in err
 
 
-OTHER_USER = os.environ.get("CREDHELPER_TEST_OTHER_USER")
-needs_other_user = pytest.mark.skipif(not OTHER_USER, reason="no second local user: tests/run creates "
-                                      "credhelper-test-other only when run as root")
+def fetch(host_port, path):
+    """(status, body) of a GET from this process; what the second user runs in its forked child."""
+    try:
+        _, response, body = raw_get(host_port, path)
+    except OSError as exc:
+        return None, type(exc).__name__
+    return response.status, body.decode("utf-8", "replace")
 
 
-def as_other_user(host_port, path):
-    """(status, body) of a request sent from a process of the second local user."""
-    import pwd
-
-    user = pwd.getpwnam(OTHER_USER)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop to the other user, ask, report through the pipe
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(user.pw_gid)
-            os.setuid(user.pw_uid)
-            try:
-                _, response, body = raw_get(host_port, path)
-                result = {"status": response.status, "body": body.decode("utf-8", "replace")}
-            except OSError as exc:
-                result = {"status": None, "body": f"{type(exc).__name__}"}
-            os.write(write_end, json.dumps(result).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    result = json.loads(data)
-    return result["status"], result["body"]
-
-
-@needs_other_user
 def test_another_local_user_gets_no_token_from_serve_metadata(tmp_path, config):
+    uid, _ = other_user()
     served = start(tmp_path, config, "t", verbose=["-v"])
     try:
         assert served.get(f"{SA}/default/token").ok  # the user is answered
-        status, body = as_other_user(served.host, f"{SA}/default/token")
+        status, body = as_other_user(fetch, served.host, f"{SA}/default/token")
         assert status == 403 and "ya29." not in body
-        status, body = as_other_user(served.host, f"{SA}/default/identity?audience=https://theirs.example")
+        status, body = as_other_user(fetch, served.host, f"{SA}/default/identity?audience=https://theirs.example")
         assert status == 403 and "eyJ" not in body
     finally:
         _, err = stop(served)
-    assert f"comes from uid {pwd_uid(OTHER_USER)}" in err
-
-
-def pwd_uid(name):
-    import pwd
-
-    return pwd.getpwnam(name).pw_uid
+    assert f"comes from uid {uid}" in err
 
 
 EXEC_CHILD = """
@@ -324,8 +293,8 @@ sys.stdin.read()
 """
 
 
-@needs_other_user
 def test_another_local_user_gets_no_token_from_exec_metadata(tmp_path, config):
+    other_user()
     proc = subprocess.Popen([sys.executable, "-m", "credhelper", "exec", "--profile", "t", "--metadata", "--",
                              sys.executable, "-c", EXEC_CHILD], env=cli_env(tmp_path, config),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -334,7 +303,7 @@ def test_another_local_user_gets_no_token_from_exec_metadata(tmp_path, config):
         assert host.startswith("127.0.0.1:"), proc.stderr.read() if proc.poll() is not None else host
         _, mine, _ = raw_get(host, f"{SA}/default/token")
         assert mine.status == 200
-        status, body = as_other_user(host, f"{SA}/default/token")
+        status, body = as_other_user(fetch, host, f"{SA}/default/token")
         assert status == 403 and "ya29." not in body
         _, rebinding, body = raw_get(host, f"{SA}/default/token", {"Host": "attacker.example",
                                                                    "Origin": "http://attacker.example"})
