@@ -113,7 +113,8 @@ def world_data(g):
             {"providerId": GOOGLE_PROVIDER, "issuer": GOOGLE_ISSUER, "allowedAudiences": [GOOGLE_PROVIDER_AUDIENCE]},
         ]}],
         "buckets": [{"name": BUCKET, "objects": {"foo.txt": "bar"}, "iamPolicy": {"bindings": [
-            {"role": "roles/storage.objectViewer", "members": [f"serviceAccount:{TARGET}"]}]}}],
+            {"role": "roles/storage.objectViewer", "members": [f"serviceAccount:{TARGET}"]},
+            {"role": "roles/storage.legacyBucketReader", "members": [f"serviceAccount:{TARGET}"]}]}}],
         "metadata": {"serviceAccount": SOURCE, "scopes": [CLOUD_PLATFORM_SCOPE]},
         "signingKey": {"keyId": jwt.key_id(g.google_key.public_key()), "privateKeyPem": jwt.private_pem(g.google_key)},
     }

@@ -16,10 +16,11 @@ import struct
 import threading
 import time
 import urllib.parse
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from credhelper import metadata_protocol
-from credhelper.emulator import iamcredentials, oauth, storage, sts
+from credhelper.emulator import iamcredentials, oauth, resourcemanager, storage, sts
 from credhelper.emulator.faults import FaultPlan
 from credhelper.emulator.state import ApiError, Grant, OAuthError, State
 from credhelper.emulator.wire import Request, Response
@@ -28,24 +29,98 @@ from credhelper.emulator.world import World, load_world
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 1 << 20
 HUGE_BODY_BYTES = 5 << 20
+JOURNAL_LENGTH = 1000
 _OAUTH_ENDPOINTS = ("token", "sts", "introspect")
 _STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 501: "NOT_IMPLEMENTED",
                  503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
-_IAM_RE = re.compile(r"^/v1/projects/-/serviceAccounts/([^/:]+):(" + "|".join(iamcredentials.METHODS) + ")$")
-_STORAGE_RE = re.compile(r"^(?:/download)?/storage/v1/b/([^/]+)/o/(.+)$")
-_ACCOUNT_CERTS_RE = re.compile(r"^/service_accounts/v1/(metadata/x509|jwk)/([^/]+)$")
-_FIXED_ROUTES = {
-    ("POST", "/token"): ("token", oauth.token),
-    ("POST", "/oauth2/v4/token"): ("token", oauth.token),
-    ("POST", "/v1/token"): ("sts", sts.token),
-    ("POST", "/v1/introspect"): ("introspect", sts.introspect),
-    ("POST", "/v1/oauth/token"): ("sts", oauth.sts_refresh),
-    ("GET", "/oauth2/v3/tokeninfo"): ("tokeninfo", oauth.tokeninfo),
-    ("POST", "/oauth2/v3/tokeninfo"): ("tokeninfo", oauth.tokeninfo),
-    ("GET", "/oauth2/v1/certs"): ("certs", oauth.certs_pem),
-    ("GET", "/oauth2/v3/certs"): ("certs", oauth.certs_jwks),
-}
+@dataclass(frozen=True)
+class Route:
+    """One endpoint. A request whose method is `method` (None: any) and whose path fully matches
+    `pattern` goes to handler(state, request, *groups), the groups percent-decoded, and is counted
+    under `counter`.
+
+    api: (discovery document, method id) of the Google API method it implements, as shipped in
+    google-api-python-client; undescribed: why no discovery document describes it. fields: the
+    request body fields it reads (OAuth endpoints: form fields, in snake_case); query: the query
+    parameters it reads. tests/test_emulator_fidelity.py holds these to the discovery documents.
+    """
+
+    method: str
+    path: str
+    counter: str
+    handler: object
+    api: tuple = None
+    undescribed: str = None
+    fields: tuple = ()
+    query: tuple = ()
+
+    @property
+    def pattern(self):
+        return _compiled(self.path)
+
+
+_PATTERNS = {}
+
+
+def _compiled(path):
+    if path not in _PATTERNS:
+        _PATTERNS[path] = re.compile(path)
+    return _PATTERNS[path]
+
+
+def _iam_route(verb):
+    return Route("POST", rf"/v1/projects/-/serviceAccounts/([^/:]+):{verb}", verb,
+                 lambda state, req, email: iamcredentials.call(state, req, email, verb),
+                 api=("iamcredentials.v1", f"iamcredentials.projects.serviceAccounts.{verb}"),
+                 fields=iamcredentials.METHODS[verb][2])
+
+
+_OAUTH = "an OAuth 2.0 endpoint (RFC 6749 and its extensions), which no discovery document describes"
+_CERTS = "Google's public signing keys, static documents rather than an API method"
+ROUTES = (
+    Route(None, r"/|/computeMetadata(?:/.*)?", "metadata", None,
+          undescribed="the GCE metadata server, documented by Compute Engine, not by a discovery document"),
+    Route("POST", r"/token", "token", oauth.token, undescribed=_OAUTH),
+    Route("POST", r"/oauth2/v4/token", "token", oauth.token, undescribed=_OAUTH),
+    Route("POST", r"/v1/token", "sts", sts.token, api=("sts.v1", "sts.token"),
+          fields=("grant_type", "audience", "scope", "requested_token_type", "subject_token", "subject_token_type",
+                  "options")),
+    Route("POST", r"/v1/introspect", "introspect", sts.introspect, undescribed=_OAUTH + " (RFC 7662)"),
+    Route("POST", r"/v1/oauth/token", "sts", oauth.sts_refresh, undescribed=_OAUTH),
+    Route("GET", r"/oauth2/v3/tokeninfo", "tokeninfo", oauth.tokeninfo, undescribed=_OAUTH),
+    Route("POST", r"/oauth2/v3/tokeninfo", "tokeninfo", oauth.tokeninfo, undescribed=_OAUTH),
+    Route("GET", r"/oauth2/v1/certs", "certs", oauth.certs_pem, undescribed=_CERTS),
+    Route("GET", r"/oauth2/v3/certs", "certs", oauth.certs_jwks, undescribed=_CERTS),
+    Route("GET", r"/service_accounts/v1/metadata/x509/([^/]+)", "certs",
+          lambda state, req, email: oauth.account_certs(state, req, email, "x509"), undescribed=_CERTS),
+    Route("GET", r"/service_accounts/v1/jwk/([^/]+)", "certs",
+          lambda state, req, email: oauth.account_certs(state, req, email, "jwk"), undescribed=_CERTS),
+    *(_iam_route(verb) for verb in iamcredentials.METHODS),
+    Route("GET", r"/(?:download/)?storage/v1/b/([^/]+)/o/(.+)", "storage", storage.get_object,
+          api=("storage.v1", "storage.objects.get"), query=("alt", "generation")),
+    Route("GET", r"/storage/v1/b/([^/]+)/o/?", "storage", storage.list_objects,
+          api=("storage.v1", "storage.objects.list"), query=("prefix", "delimiter", "maxResults", "pageToken")),
+    Route("GET", r"/storage/v1/b/([^/]+)/?", "storage", storage.get_bucket, api=("storage.v1", "storage.buckets.get")),
+    Route("GET", r"/v1/projects/([a-z0-9-]+)", "projects", resourcemanager.get_project_v1,
+          api=("cloudresourcemanager.v1", "cloudresourcemanager.projects.get")),
+    Route("GET", r"/v3/projects/([a-z0-9-]+)", "projects", resourcemanager.get_project_v3,
+          api=("cloudresourcemanager.v3", "cloudresourcemanager.projects.get")),
+)
+
+
+def shape(value):
+    """A JSON value with every string, number and boolean replaced by an empty one of its type: what a
+    request looked like, without anything it carried (the journal keeps this, never values)."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(v) for v in value]
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return type(value)()
+    return "" if isinstance(value, str) else None
 
 
 class Emulator:
@@ -60,6 +135,7 @@ class Emulator:
         if faults:
             self.faults.load(faults)
         self._counter_lock = threading.Lock()
+        self.journal = collections.deque(maxlen=JOURNAL_LENGTH)  # what requests looked like: see _record
         self._log = log
         self._metadata = _WorldMetadata(self.state)
         self._server = _Server((HOST, port), _Handler)
@@ -112,6 +188,7 @@ class Emulator:
         self.reset_counters()
         self.faults.clear()
         self.audit.clear()
+        self.journal.clear()
 
     def issue_access_token(self, principal_email, scopes, lifetime_secs=3600):
         """An access token for any principal (email or principal://...), bypassing every check. For tests."""
@@ -123,24 +200,31 @@ class Emulator:
     # -- request dispatch (called from handler threads) --
 
     def _route(self, method, path):
-        """(counter name, handler(state, request) -> Response), or (None, None)."""
-        if path == "/" or path.startswith("/computeMetadata/"):
-            return "metadata", self._metadata_response
-        if (method, path) in _FIXED_ROUTES:
-            return _FIXED_ROUTES[method, path]
-        m = _IAM_RE.match(path) if method == "POST" else None
-        if m:
-            email, verb = urllib.parse.unquote(m.group(1)), m.group(2)
-            return verb, lambda state, req: iamcredentials.call(state, req, email, verb)
-        m = _STORAGE_RE.match(path) if method == "GET" else None
-        if m:
-            bucket, name = (urllib.parse.unquote(g) for g in m.groups())
-            return "storage", lambda state, req: storage.get_object(state, req, bucket, name)
-        m = _ACCOUNT_CERTS_RE.match(path) if method == "GET" else None
-        if m:
-            form, email = "x509" if m.group(1) == "metadata/x509" else "jwk", urllib.parse.unquote(m.group(2))
-            return "certs", lambda state, req: oauth.account_certs(state, req, email, form)
+        """(Route, handler(state, request) -> Response), or (None, None)."""
+        for route in ROUTES:
+            if route.method not in (None, method):
+                continue
+            m = route.pattern.fullmatch(path)
+            if m:
+                if route.handler is None:  # the metadata server
+                    return route, self._metadata_response
+                groups = [urllib.parse.unquote(g) for g in m.groups()]
+                return route, lambda state, req: route.handler(state, req, *groups)
         return None, None
+
+    def _record(self, route, req):
+        """Journal what a request looked like (names and JSON types only), for the fidelity tests."""
+        body, form = None, False
+        if req.body:
+            if (req.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+                body, form = {name: "" for name in req.form()}, True
+            else:
+                try:
+                    body = shape(json.loads(req.body))
+                except ValueError:
+                    body = None
+        self.journal.append({"method": req.method, "api": route.api, "query": sorted(req.query), "body": body,
+                             "form": form})
 
     def _metadata_response(self, state, req):
         target = req.path + ("?" + urllib.parse.urlencode(req.query) if req.query else "")
@@ -249,11 +333,13 @@ class _Handler(BaseHTTPRequestHandler):
                       self.headers, self.rfile.read(length) if length else b"", emulator.url)
         if url.path.startswith("/_emulator/"):
             return self._send(emulator._control(req))
-        endpoint, handler = emulator._route(self.command, url.path)
-        if endpoint is None:
+        route, handler = emulator._route(self.command, url.path)
+        if route is None:
             return self._send(Response(404, {"error": {"code": 404, "message": f"No route for {self.command} "
                                                        f"{url.path} in the credhelper emulator.",
                                                        "status": "NOT_FOUND"}}))
+        endpoint = route.counter
+        emulator._record(route, req)
         emulator._count(endpoint)
         fault = emulator.faults.take(endpoint)
         if fault:

@@ -77,6 +77,14 @@ def rfc3339(epoch):
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+CREATED_EPOCH = 1700000000  # when every resource of a world was created
+
+
+def created_stamp():
+    """The creation time of a world's resources, with milliseconds, as resource APIs write it."""
+    return rfc3339(CREATED_EPOCH).replace("Z", ".000Z")
+
+
 def _principal_info(member):
     """Federated principals appear as principalSubject, everything else as principalEmail (as in Cloud Audit Logs)."""
     if member.startswith("principal://"):
