@@ -5,7 +5,13 @@ through the broker, so through the cache), runs it on 127.0.0.1 in a thread, and
 dumps off for the process that holds the tokens.
 """
 
+import threading
+
 from credhelper.metadata_protocol import MetadataError, MetadataHandler, log
+from credhelper.token import ACCESS_TOKEN, ID_TOKEN
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
 
 # -- credhelper serve-metadata and exec --metadata: the profile's identity as a metadata server -------
 
@@ -16,6 +22,8 @@ class BrokerBackend:
         self.profile, self.cache = profile, cache
         self.log = log or _log
         self._email = None
+        self._number = None  # looked up once: the digits, or "" when that failed
+        self._lock = threading.Lock()
 
     def email(self):
         if self._email is None:
@@ -45,26 +53,56 @@ class BrokerBackend:
         raise MetadataError(404, "Not Found (set quota_project in the credhelper profile)")
 
     def numeric_project_id(self):
-        """The profile's project_number; without it the key is absent (GCE's 404), never a made-up number."""
-        number = getattr(self.profile, "project_number", None)
-        if not number:
-            log.info("metadata server: project/numeric-project-id asked for, but profile '%s' sets no "
-                     "project_number: answering 404", self.profile.name)
+        """The profile's project_number, else the number Resource Manager gives for project_id().
+
+        gcloud decides it runs on GCE by this key being digits, so it must not go missing lightly;
+        but a made-up number would be worse. A failed lookup answers GCE's 404 and is not retried.
+        """
+        if self.profile.project_number:
+            return self.profile.project_number
+        with self._lock:
+            if self._number is None:
+                self._number = self._look_up_project_number() or ""
+        if not self._number:
             raise MetadataError(404, "Not Found")
-        return str(number)
+        return self._number
+
+    def _look_up_project_number(self):
+        import json
+        import urllib.parse
+
+        from credhelper import transport
+
+        try:
+            project = self.project_id()
+            token = self._get(ACCESS_TOKEN, scopes=(CLOUD_PLATFORM_SCOPE,))
+        except MetadataError:
+            return None
+        base = self.profile.resourcemanager_endpoint or \
+            f"https://cloudresourcemanager.{self.profile.universe_domain or 'googleapis.com'}"
+        url = f"{base}/v1/projects/{urllib.parse.quote(project, safe='')}"
+        try:
+            resp = transport.Request()(url, method="GET", headers={"Authorization": f"Bearer {token.value}"})
+            number = str(json.loads(resp.data.decode("utf-8")).get("projectNumber", "")) if resp.status == 200 else ""
+        except Exception as exc:  # unreachable, or not JSON: the key is then absent, as said below
+            log.info("metadata server: looking up the number of project %s at %s failed (%s)", project,
+                     transport.endpoint_name(url), type(exc).__name__)
+            return None
+        if not number.isdigit():
+            self.log(f"cannot look up the number of project {project} ({transport.endpoint_name(url)} answered "
+                     f"HTTP {resp.status}); project/numeric-project-id answers 404, and gcloud will not see a "
+                     f"metadata server. Set project_number in profile '{self.profile.name}'")
+            return None
+        return number
 
     def universe_domain(self):
         return getattr(self.profile, "universe_domain", None) or "googleapis.com"
 
     def access_token(self, scopes):
-        from credhelper.token import ACCESS_TOKEN
-
         token = self._get(ACCESS_TOKEN, scopes=tuple(scopes) or None)
         return token.value, max(token.expires_in(), 0)
 
     def id_token(self, audience, format_full, licenses):
-        from credhelper.token import ID_TOKEN
-
         return self._get(ID_TOKEN, audience=audience, include_email=True if format_full else None).value
 
     def _get(self, kind, **params):
@@ -143,7 +181,6 @@ def start_server(profile, cache, port=0):
     backend = BrokerBackend(profile, cache)
     backend.email()
     from credhelper import broker
-    from credhelper.token import ACCESS_TOKEN
 
     broker.get_token(profile, ACCESS_TOKEN, cache=cache)
     try:

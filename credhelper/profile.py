@@ -23,7 +23,7 @@ DEFAULT_PROFILE = "default"
 PROFILE_KEYS = (
     "source", "delegates", "target", "scopes", "lifetime", "audience", "include_email",
     "quota_project", "universe_domain", "token_endpoint", "iam_endpoint", "sts_endpoint",
-    "metadata_host", "refresh_margin", "access_boundary", "project_number",
+    "metadata_host", "refresh_margin", "access_boundary", "project_number", "resourcemanager_endpoint",
 )
 CACHE_KEYS = ("backend", "lock_timeout")
 CACHE_BACKENDS = ("keyring", "file", "none")
@@ -48,6 +48,7 @@ _PROFILE_FIELDS = (  # (name, default); name and source are required
     ("refresh_margin_secs", REFRESH_MARGIN_SECS),
     ("access_boundary", None),  # a JSON file path, or "bucket=B, role=R[, condition=EXPR]"
     ("project_number", None),  # digits: the metadata server's numeric-project-id; not part of identity()
+    ("resourcemanager_endpoint", None),  # where the metadata server looks the number up; not part of identity()
     ("config_path", None),  # where it was defined: for messages only, not part of identity()
 )
 
@@ -398,7 +399,7 @@ def build_profile(name, get, where, config_path, resolve_source_profile=None):
     for key in ("audience", "quota_project", "universe_domain", "metadata_host"):
         if get(key):
             kw[key] = get(key)
-    for key in ("token_endpoint", "iam_endpoint", "sts_endpoint"):
+    for key in ("token_endpoint", "iam_endpoint", "sts_endpoint", "resourcemanager_endpoint"):
         if get(key):
             url = get(key)
             if not re.match(r"^https?://[^/\s]+", url):

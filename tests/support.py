@@ -18,7 +18,8 @@ DELEGATE_C = email("delegate-c")
 
 
 def endpoints(url):
-    return f"token_endpoint = {url}/token\niam_endpoint = {url}\nsts_endpoint = {url}\n"
+    return (f"token_endpoint = {url}/token\niam_endpoint = {url}\nsts_endpoint = {url}\n"
+            f"resourcemanager_endpoint = {url}\n")
 
 
 def write_profiles(path, url, profiles, cache="file"):

@@ -28,6 +28,7 @@ def config(tmp_path, emulator, sample):
     return write_profiles(tmp_path / "profiles.ini", emulator.url, {
         "t": {"source": sample.source_key, "target": TARGET, "project_number": PROJECT_NUMBER},
         "billed": {"source": sample.source_key, "target": TARGET, "quota_project": "billing-project"},
+        "lookup": {"source": sample.source_key, "target": TARGET},
         "denied": {"source": sample.source_key, "delegates": sample.delegate_c, "target": TARGET},
     })
 
@@ -133,12 +134,23 @@ def test_project_id_is_the_profiles_quota_project_when_set(tmp_path, config):
     served = start(tmp_path, config, "billed")
     try:
         assert served.get("computeMetadata/v1/project/project-id").text == "billing-project"
-        # no project_number in the profile: the key is absent, as GCE says it (never a made-up 0)
+        # no project_number in the profile, and Resource Manager does not know the project: the key is
+        # absent, as GCE says it (never a made-up 0)
         absent = served.get("computeMetadata/v1/project/numeric-project-id")
         assert absent.status_code == 404 and "Error 404 (Not Found)" in absent.text
         assert "numericProjectId" not in served.get("computeMetadata/v1/project/", params={"recursive": "true"}).json()
     finally:
         stop(served)
+
+
+def test_numeric_project_id_is_looked_up_when_the_profile_has_no_project_number(tmp_path, emulator, config):
+    served = start(tmp_path, config, "lookup")
+    try:
+        assert served.get("computeMetadata/v1/project/numeric-project-id").text == PROJECT_NUMBER
+        assert served.get("computeMetadata/v1/project/numeric-project-id").text == PROJECT_NUMBER
+    finally:
+        stop(served)
+    assert emulator.counters["projects"] == 1  # once, then remembered
 
 
 # -- answered like GCE -------------------------------------------------------------------------------------
@@ -448,7 +460,8 @@ def test_gcloud_runs_as_the_target_through_the_metadata_server(tmp_path, emulato
 @needs_gcloud
 def test_gcloud_under_exec_metadata(tmp_path, emulator, config):
     env = gcloud_env(tmp_path, CREDHELPER_CONFIG=config, XDG_RUNTIME_DIR=cli_env(tmp_path)["XDG_RUNTIME_DIR"])
-    exec_ = (sys.executable, "-m", "credhelper", "exec", "--profile", "t", "--metadata", "--")
+    # no project_number: gcloud needs numeric-project-id, which the server looks up
+    exec_ = (sys.executable, "-m", "credhelper", "exec", "--profile", "lookup", "--metadata", "--")
     token = run_gcloud(env, "auth", "print-access-token", prefix=exec_)
     info = requests.post(f"{emulator.url}/oauth2/v3/tokeninfo", data={"access_token": token}).json()
     assert info["email"] == TARGET
