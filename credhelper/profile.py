@@ -4,7 +4,6 @@ Raw INI parsing is kept apart from resolution. Every error names the file, the s
 the key, the line and the fix. Light imports only: this runs on every cached call.
 """
 
-import configparser
 import os
 import re
 import sys
@@ -178,11 +177,26 @@ def load_config(path=None, env=os.environ):
     except UnicodeDecodeError:
         raise ProfileError(f"{path}: cannot read profile file (not UTF-8)",
                            hint="make it a readable UTF-8 text file") from None
-    return parse_config(text, path)
+    return _parse_remembered(text, path)
+
+
+def _parse_remembered(text, path):
+    """parse_config(text, path), from the marshal snapshot of the last parse of the same text when there
+    is one (credhelper.snapshot): a hit then neither imports configparser nor parses a large file again."""
+    from credhelper import __version__, snapshot
+
+    try:
+        parser = (__version__, os.stat(__file__).st_mtime_ns)  # a changed parser never gets an old parse
+    except OSError:
+        return parse_config(text, path)
+    return Config(*snapshot.remember(user_dir("runtime"), "profiles", path, text,
+                                     lambda: tuple(parse_config(text, path)), parser))
 
 
 def parse_config(text, path="<profile file>"):
     """Parse profile-file text into a Config, checking sections and key names (values are checked on resolve)."""
+    import configparser
+
     # "=" only: [git] and [docker] keys hold ":" (https://host, host:port)
     parser = configparser.RawConfigParser(strict=True, interpolation=None, inline_comment_prefixes=(";", "#"),
                                           delimiters=("=",),
@@ -243,6 +257,8 @@ def _line_numbers(text):
     comments cut, deeper-indented lines continuing a value, a header's name kept unstripped up
     to its last "]".
     """
+    import configparser
+
     key_lines, section_lines = {}, {}
     section = key = None
     indent = 0

@@ -17,7 +17,7 @@ LAYERS = [
     ("foundation", ["credhelper", "credhelper.__init__", "credhelper.errors", "credhelper.token", "credhelper.deadline",
                     "credhelper.commandtable", "credhelper.metadata_protocol"]),
     ("facts", ["credhelper.googleerrors", "credhelper.kinds", "credhelper.credentials", "credhelper.locks",
-               "credhelper.secretservice", "credhelper.stores", "credhelper.privatefile"]),
+               "credhelper.secretservice", "credhelper.stores", "credhelper.privatefile", "credhelper.snapshot"]),
     ("profile", ["credhelper.profile"]),
     ("cache", ["credhelper.cache"]),
     ("transport", ["credhelper.transport"]),

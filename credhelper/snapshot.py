@@ -1,0 +1,49 @@
+"""Parsed files kept in marshal, so a cache hit does not parse them again.
+
+A hit reads the profile file every time (it may have changed since the last call), but parsing it
+(configparser, its regular expressions, the line-number pass) grows with the file: with a thousand
+profiles it was most of a hit. remember() keeps the parsed value together with the whole text it came
+from, and returns it only for the same text, byte for byte: nothing to invalidate, no clock or
+mtime granularity involved, and an edit is simply a miss.
+
+Snapshots live in the runtime directory (snapshots/NAME-CRC.marshal), written and read through
+privatefile (the user's own, mode 0600, no symlink on the way). marshal's format belongs to the
+interpreter that wrote it: a snapshot records its interpreter, and another one's is a miss. A
+snapshot that cannot be read, or written, only costs a parse. Standard library only.
+"""
+
+import marshal
+import os
+import sys
+import zlib
+
+from credhelper import privatefile
+
+FORMAT = 1  # bump when what is stored changes shape
+MAX_SNAPSHOT_BYTES = 16 << 20
+_INTERPRETER = (FORMAT, sys.implementation.cache_tag, marshal.version)
+
+
+def remember(directory, name, source, text, make, maker=()):
+    """make(), or what make() returned before for the same source (a path), text and maker.
+
+    maker: whatever identifies the code behind make() (version, its module file's mtime...), so that
+    a changed parser never gets an old parse.
+
+    make() returns plain data marshal can write (tuples, lists, dicts, strings, numbers; no
+    namedtuples); exceptions from it pass through and nothing is stored.
+    """
+    path = os.path.join(directory, "snapshots", f"{name}-{zlib.crc32(source.encode('utf-8', 'surrogateescape')):08x}.marshal")
+    try:
+        interpreter, saved_maker, saved_source, saved_text, value = marshal.loads(
+            privatefile.read_private(path, max_bytes=MAX_SNAPSHOT_BYTES))
+        if interpreter == _INTERPRETER and saved_maker == maker and saved_source == source and saved_text == text:
+            return value
+    except (OSError, ValueError, EOFError, TypeError):
+        pass  # none yet, or not one we can trust: a miss
+    value = make()
+    try:
+        privatefile.write(path, marshal.dumps((_INTERPRETER, maker, source, text, value)))
+    except (OSError, ValueError):
+        pass  # the next call parses again
+    return value

@@ -1,0 +1,96 @@
+"""credhelper.snapshot: the parsed profile file kept in marshal, used only for the same text."""
+
+import marshal
+import os
+import subprocess
+import sys
+
+from credhelper import profile, snapshot
+from support import TARGET, cli_env, write_profiles
+
+
+def _snapshots(runtime):
+    directory = os.path.join(runtime, "credhelper", "snapshots")
+    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+
+
+def test_a_remembered_parse_is_the_parse(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir(mode=0o700)
+    path = tmp_path / "profiles.ini"
+    path.write_text("[cache]\nbackend = file\n\n[default]\nsource = adc\ntarget = " + TARGET + "\n\n"
+                    "[profile b]\nsource = profile:default\n\n[git]\nhttps://source.developers.google.com = b\n\n"
+                    "[docker]\ngcr.io = default\n")
+    first = profile.load_config(str(path))
+    assert _snapshots(tmp_path / "run") and first == profile.parse_config(path.read_text(), str(path))
+    second = profile.load_config(str(path))  # from the snapshot
+    assert second == first and second.resolve("b") == first.resolve("b")
+
+
+def test_an_edit_is_seen_even_within_the_same_mtime_and_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir(mode=0o700)
+    path = tmp_path / "profiles.ini"
+    path.write_text(f"[default]\nsource = adc\ntarget = {TARGET}\nlifetime = 1h\n")
+    stat = os.stat(path)
+    assert profile.load_config(str(path)).resolve().lifetime_secs == 3600
+    path.write_text(f"[default]\nsource = adc\ntarget = {TARGET}\nlifetime = 2h\n")  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime
+    assert profile.load_config(str(path)).resolve().lifetime_secs == 7200
+
+
+def test_a_snapshot_that_is_not_ours_or_not_marshal_is_a_miss(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    path = tmp_path / "profiles.ini"
+    path.write_text(f"[default]\nsource = adc\ntarget = {TARGET}\n")
+    made = []
+
+    def make():
+        made.append(1)
+        return ("parsed",)
+
+    assert snapshot.remember(str(run), "t", str(path), path.read_text(), make) == ("parsed",)
+    [name] = os.listdir(run / "snapshots")
+    snap = run / "snapshots" / name
+    assert snapshot.remember(str(run), "t", str(path), path.read_text(), make) == ("parsed",) and len(made) == 1
+    # planted: same text, another value, but readable by others (not a file credhelper wrote)
+    planted = marshal.dumps((snapshot._INTERPRETER, (), str(path), path.read_text(), ("planted",)))
+    snap.write_bytes(planted)
+    os.chmod(snap, 0o644)
+    assert snapshot.remember(str(run), "t", str(path), path.read_text(), make) == ("parsed",) and len(made) == 2
+    for junk in (b"", b"\x00garbage", marshal.dumps(("other", "shape")),
+                 marshal.dumps((("old", 0), (), str(path), path.read_text(), ("x",))),
+                 marshal.dumps((snapshot._INTERPRETER, ("another parser",), str(path), path.read_text(), ("x",)))):
+        snap.write_bytes(junk)
+        os.chmod(snap, 0o600)
+        assert snapshot.remember(str(run), "t", str(path), path.read_text(), make) == ("parsed",)
+    # another file's snapshot (a different path) is never taken for this one's
+    assert snapshot.remember(str(run), "t", str(tmp_path / "other.ini"), path.read_text(), lambda: ("other",)) == ("other",)
+
+
+def test_an_unparsable_file_leaves_no_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir(mode=0o700)
+    path = tmp_path / "profiles.ini"
+    path.write_text("[default]\nsource = adc\n[nonsense]\n")
+    for _ in range(2):
+        try:
+            profile.load_config(str(path))
+        except Exception as exc:  # ProfileError, each time: parsed again, not remembered
+            assert "unknown section" in str(exc)
+    assert _snapshots(tmp_path / "run") == []
+
+
+def test_a_cache_hit_with_a_snapshot_imports_no_configparser(tmp_path, emulator, sample):
+    config = write_profiles(tmp_path / "p.ini", emulator.url, {"default": {"source": sample.source_key,
+                                                                           "target": TARGET}}, cache="file")
+    env = cli_env(tmp_path, config)
+    code = ("import sys, runpy\nsys.argv = ['credhelper', 'print-access-token']\n"
+            "try:\n    runpy.run_module('credhelper', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+            "sys.stdout.write('\\n' + str('configparser' in sys.modules))\nsys.exit(code)\n")
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    hit = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0 and hit.returncode == 0, (first.stderr, hit.stderr)
+    assert first.stdout.split("\n")[0] == hit.stdout.split("\n")[0]  # the same token, from the cache
+    assert hit.stdout.endswith("False"), hit.stdout
