@@ -126,15 +126,18 @@ def default_runtime_dir():
 
 def _private_dir(path):
     """Create path (and parents) 0700 if missing; refuse one that is not ours; tighten one that is too open."""
+    from credhelper import privatefile
+
     try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
+        privatefile.make_dirs(path)
         st = os.lstat(path)
     except OSError as exc:
         raise CacheError(f"cannot create the cache directory {path}: {exc.strerror}",
-                         hint=f"make {path} a directory you own, or set '[cache] backend = none'") from None
+                         hint=getattr(exc, "hint", None) or
+                         f"make {path} a directory you own, or set '[cache] backend = none'") from None
     import stat
 
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+    if not stat.S_ISDIR(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
         raise CacheError(f"cache directory {path} is not a directory owned by you",
                          hint=f"remove it (rm -rf {path}) so credhelper can create it")
     if st.st_mode & 0o077:
@@ -143,18 +146,14 @@ def _private_dir(path):
 
 
 def _write_private(path, data):
-    """Write bytes to path atomically (temporary file in the same directory, then rename), mode 0600."""
-    import tempfile
+    """Write bytes to path atomically, mode 0600 (credhelper.privatefile: O_EXCL|O_NOFOLLOW, then rename)."""
+    from credhelper import privatefile
 
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")  # mkstemp creates 0600
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        privatefile.write(path, data)
+    except privatefile.UnsafePathError as exc:
+        raise CacheError(f"cannot write the token cache: {exc.strerror}",
+                         hint=exc.hint or "set '[cache] backend = none'") from None
 
 
 # -- the cache -----------------------------------------------------------------------------------
@@ -213,12 +212,8 @@ class TokenCache:
     def file_store(self):
         if self._file is None:
             label = "file" if self.backend == "file" else "file (keyring unavailable)"
-            self._file = file_store.Store(self._path("tokens"), self._private_subdir_path, _write_private, label)
+            self._file = file_store.Store(self._path("tokens"), label)
         return self._file
-
-    def _private_subdir_path(self, path):
-        _private_dir(self.runtime_dir)
-        return _private_dir(path)
 
     def _store(self, name):
         """The store an index entry names, or None when this cache does not read it."""

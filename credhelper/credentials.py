@@ -179,55 +179,30 @@ def read_credentials(path):
 
 
 def read_trusted_file(path, what, max_bytes=MAX_FILE_BYTES):
-    """The bytes of a file credhelper trusts: a regular file, the user's (or root's), not writable by
-    group or others, at most max_bytes. ProfileError otherwise, with the fix."""
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block
+    """The bytes of a file credhelper trusts (credhelper.privatefile.read_owned: a regular file, the
+    user's or root's, not writable by group or others, at most max_bytes); ProfileError otherwise, with the fix."""
+    from credhelper import privatefile
+
     try:
-        fd = os.open(path, flags)
+        return privatefile.read_owned(path, max_bytes)
     except FileNotFoundError:
         raise ProfileError(f"{what} {path} not found", hint="fix the path") from None
+    except privatefile.UnsafePathError as exc:
+        raise ProfileError(f"{what} {exc.strerror}; whoever can change it chooses your identity and endpoints",
+                           hint=exc.hint) from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise ProfileError(f"{what} {path}: cannot open it ({getattr(exc, 'strerror', None) or 'not a path'})",
+        raise ProfileError(f"{what} {path}: cannot read it ({getattr(exc, 'strerror', None) or 'not a path'})",
                            hint="make it a readable file of yours") from None
-    try:
-        st = os.fstat(fd)
-        check_trusted(path, st, what)
-        if st.st_size > max_bytes:
-            raise ProfileError(f"{what} {path}: larger than {max_bytes} bytes",
-                               hint="point it at the right file")
-        chunks, size = [], 0
-        while True:
-            chunk = os.read(fd, max_bytes + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > max_bytes:
-                raise ProfileError(f"{what} {path}: larger than {max_bytes} bytes",
-                                   hint="point it at the right file")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise ProfileError(f"{what} {path}: cannot read it ({exc.strerror})",
-                           hint="make it a readable file of yours") from None
-    finally:
-        os.close(fd)
 
 
 def check_trusted(path, st, what):
-    """Refuse a file that is not regular, not the user's or root's, or writable by group or others."""
-    import stat
+    """Refuse (ProfileError) a file, by its stat result, that read_trusted_file would refuse."""
+    from credhelper import privatefile
 
-    if not stat.S_ISREG(st.st_mode):
-        raise ProfileError(f"{what} {path} is not a regular file", hint="point it at a file")
-    uid = os.getuid() if hasattr(os, "getuid") else None
-    if uid is not None and st.st_uid not in (uid, 0):
-        raise ProfileError(f"{what} {path} is owned by another user (uid {st.st_uid}); whoever owns it "
-                           "chooses your identity and endpoints",
-                           hint=f"copy it to a file of your own (cp {path} ~/.config/credhelper/ && chmod 600 ...), "
-                                f"or have it owned by you: chown {uid} {path}")
-    if st.st_mode & 0o022:
-        raise ProfileError(f"{what} {path} is writable by other users; anyone who can edit it chooses "
-                           "your identity and endpoints", hint=f"chmod go-w {path} (or chmod 600 {path})")
+    problem = privatefile.file_problem(st, path)
+    if problem is not None:
+        raise ProfileError(f"{what} {problem.strerror}; whoever can change it chooses your identity and endpoints",
+                           hint=problem.hint)
 
 
 def _parse(path, data):

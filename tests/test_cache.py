@@ -613,6 +613,46 @@ def test_a_sigkilled_lock_holder_does_not_block_the_next_caller(runtime, backend
     assert waited < 10  # freed by the kernel at once: no waiting out the 30 s lock timeout
 
 
+NO_FCNTL = """
+    import sys
+    sys.modules["fcntl"] = None  # as on Windows (or a Python without it): import fcntl raises ImportError
+    import credhelper.cli, credhelper.broker, credhelper.cache  # the package imports without it
+    from credhelper import locks
+    from credhelper.cache import TokenCache
+    from credhelper.errors import CacheError
+    assert locks.mechanism() == "exclusive-file", locks.mechanism()
+    runtime, key, timeout, hold = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4] == "hold"
+    try:
+        with TokenCache(backend="file", runtime_dir=runtime, lock_timeout_secs=timeout).lock(key):
+            print("locked", flush=True)
+            if hold:
+                sys.stdin.readline()
+    except CacheError as exc:
+        print("busy:", exc.message, flush=True)
+"""
+
+
+def test_the_lock_works_without_fcntl(runtime):
+    """issue 11.6: no module-level fcntl; without it (and without msvcrt) an O_EXCL lock file holds the lock,
+    and a holder that died is taken over."""
+    key = "ef" * 32
+    script = textwrap.dedent(NO_FCNTL)
+    holder = subprocess.Popen([sys.executable, "-c", script, runtime, key, "30", "hold"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=subprocess_env())
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        busy = run_python(NO_FCNTL, runtime, key, "0.3", "once")
+        assert busy.returncode == 0, busy.stderr
+        assert busy.stdout.startswith("busy: timed out") and f"credhelper process {holder.pid}" in busy.stdout
+    finally:
+        holder.kill()
+        holder.wait()
+    taken = run_python(NO_FCNTL, runtime, key, "5", "once")  # its holder was SIGKILLed: the lock is free
+    assert taken.stdout == "locked\n", taken.stdout + taken.stderr
+    again = run_python(NO_FCNTL, runtime, key, "5", "once")  # and released by the one that took it
+    assert again.stdout == "locked\n", again.stdout + again.stderr
+
+
 MINTER = """
     import sys, time
     from credhelper.cache import TokenCache

@@ -154,7 +154,7 @@ def test_a_profile_file_others_can_write_is_refused_with_the_fix(tmp_path):
     result = subprocess.run([sys.executable, "-m", "credhelper", "profiles", "show", "--config", str(path)],
                             capture_output=True, text=True)
     assert result.returncode == EXIT_PROFILE, result.stderr
-    assert "writable by other users" in result.stderr and f"chmod 600 {path}" in result.stderr
+    assert "is writable by group or others" in result.stderr and f"chmod 600 {path}" in result.stderr
     assert result.stdout == ""
 
 

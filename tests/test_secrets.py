@@ -268,7 +268,7 @@ def test_profile_and_credentials_files_others_can_write_are_refused_with_the_fix
             assert result.stderr == ""
         else:  # the first file read is the one named
             assert result.returncode == 3 and result.stdout == ""
-            assert f"{refused[0]} is writable by other users" in result.stderr
+            assert f"{refused[0]} is writable by group or others" in result.stderr
             assert f"chmod 600 {refused[0]}" in result.stderr and "Traceback" not in result.stderr
         rows.append(f"profile {oct(config_mode)[2:]}, key {oct(key_mode)[2:]}: exit {result.returncode}")
     print("\n" + "\n".join(rows))
@@ -281,7 +281,7 @@ def test_an_adc_file_others_can_write_is_refused_too(emulator, sample, tmp_path)
     config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"target": TARGET}}, cache="none")
     result = run_cli(["print-access-token"], cli_env(tmp_path, config, GOOGLE_APPLICATION_CREDENTIALS=str(adc)))
     assert result.returncode == 3 and result.stdout == ""
-    assert f"credentials file {adc} is writable by other users" in result.stderr and f"chmod 600 {adc}" in result.stderr
+    assert f"credentials file {adc} is writable by group or others" in result.stderr and f"chmod 600 {adc}" in result.stderr
 
 
 def test_a_writable_profile_file_is_refused_on_every_read(tmp_path):
