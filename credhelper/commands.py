@@ -76,13 +76,20 @@ def print_identity_token(args):
     return _print_token(args, ID_TOKEN, audience=args.audience, include_email=args.include_email)
 
 
+MAX_CLAIMS_BYTES = 1 << 16
+
+
 def sign_jwt(args):
     try:
         if args.claims == "-":
-            claims = json.load(sys.stdin)
+            data = sys.stdin.buffer.read(MAX_CLAIMS_BYTES + 1)
         else:
-            with open(args.claims, encoding="utf-8") as f:
-                claims = json.load(f)
+            with open(args.claims, "rb") as f:
+                data = f.read(MAX_CLAIMS_BYTES + 1)  # bounded: --claims /dev/zero must not hang
+        if len(data) > MAX_CLAIMS_BYTES:
+            raise UsageError(f"--claims {args.claims}: larger than {MAX_CLAIMS_BYTES} bytes",
+                             hint="write a JSON object of claims")
+        claims = json.loads(data.decode("utf-8"))
     except OSError as exc:
         raise UsageError(f"--claims {args.claims}: {exc.strerror}") from None
     except (ValueError, RecursionError):

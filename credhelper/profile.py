@@ -18,6 +18,7 @@ MAX_LIFETIME_SECS = 43200
 MIN_LIFETIME_SECS = 1
 REFRESH_MARGIN_SECS = 300
 DEFAULT_PROFILE = "default"
+MAX_PROFILE_CHAIN = 32  # profiles whose source is another profile: no real setup comes near this
 
 PROFILE_KEYS = (
     "source", "delegates", "target", "scopes", "lifetime", "audience", "include_email",
@@ -358,6 +359,10 @@ def _resolve(config, name, seen):
         loop = " -> ".join((*seen, name))
         raise ProfileError(f"{config.path}: profile loop: {loop}",
                            hint="change the 'source = profile:...' line of one of these profiles")
+    if len(seen) >= MAX_PROFILE_CHAIN:
+        raise ProfileError(f"{config.path}: profile {seen[0]!r} is the end of a chain of more than "
+                           f"{MAX_PROFILE_CHAIN} 'source = profile:' links ({' -> '.join(seen[:3])} -> ...)",
+                           hint="point one of them at a credentials file, adc or metadata instead")
     items = config.sections.get(name)
     if items is None:
         if name == DEFAULT_PROFILE and not seen:

@@ -205,3 +205,74 @@ def test_profiles_show_never_prints_a_secret(tmp_path, profiles, sample):
     assert key["private_key"][40:80] not in result.stdout and "PRIVATE KEY" not in result.stdout
     listing = run_cli(["profiles"], cli_env(tmp_path, profiles))
     assert "two\t" in listing.stdout and "skip\t" in listing.stdout
+
+
+# -- an absurd expiry is not believed (issue 12.7) ------------------------------------------------------
+
+FAR_FUTURE = 253402300799  # 9999-12-31T23:59:59Z
+
+
+@pytest.fixture
+def liar():
+    """A real HTTP server answering every token request with an expiry in the year 9999."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    def jwt(claims):
+        def part(data):
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+        return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path == "/token":
+                body = {"access_token": "ya29.liar-source", "expires_in": 10 ** 9, "token_type": "Bearer",
+                        "id_token": jwt({"aud": "x", "exp": FAR_FUTURE})}
+            elif self.path.endswith(":generateAccessToken"):
+                body = {"accessToken": "ya29.liar-target", "expireTime": "9999-12-31T23:59:59Z"}
+            elif self.path.endswith(":generateIdToken"):
+                body = {"token": jwt({"aud": "x", "exp": FAR_FUTURE})}
+            else:
+                body = {"error": {"code": 404, "status": "NOT_FOUND", "message": "no"}}
+            data = json.dumps(body).encode()
+            self.send_response(200 if "error" not in body else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("kind, params, lifetime", [
+    (ACCESS_TOKEN, {}, 1800),
+    (ID_TOKEN, {"audience": "x"}, 3600),
+])
+@pytest.mark.parametrize("target", [TARGET, None])
+def test_an_upstream_expiry_is_capped_at_the_requested_lifetime(sample, liar, kind, params, lifetime, target):
+    from credhelper.profile import Profile
+
+    profile = Profile(name="liar", source=str(sample.source_key), target=target, lifetime_secs=lifetime,
+                      token_endpoint=f"{liar}/token", iam_endpoint=liar)
+    asked = time.time()
+    token = broker.get_token(profile, kind, cache=None, request=transport.Request(), **params)
+    limit = lifetime if kind == ACCESS_TOKEN else 3600  # ID tokens live an hour
+    assert asked < token.expiry <= time.time() + limit
+
+
+def test_a_source_token_expiry_is_capped_at_an_hour(sample, liar):
+    from credhelper.profile import Profile
+
+    profile = Profile(name="liar", source=str(sample.source_key), target=TARGET, token_endpoint=f"{liar}/token",
+                      iam_endpoint=liar)
+    asked = time.time()
+    token, _ = broker.source_token(profile, None, transport.Request())
+    assert asked < token.expiry <= time.time() + broker.SOURCE_LIFETIME_SECS

@@ -202,3 +202,35 @@ def test_parse_duration_agrees_with_the_duration_pattern_on_ascii(value):
         assert got == expected
     elif got is not None:  # never accepts what the pattern refused
         assert m and got == int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2).lower()]
+
+
+# -- hostile input ends in a clean error (issue 12.9) ----------------------------------------------------
+
+def test_a_2000_deep_chain_of_profile_sources_is_a_clean_error(tmp_path):
+    path = tmp_path / "profiles.ini"
+    path.write_text("".join(f"[profile p{i}]\nsource = profile:p{i + 1}\n" for i in range(2000))
+                    + f"[profile p2000]\ntarget = {SA}\n")
+    path.chmod(0o600)
+    result = subprocess.run([sys.executable, "-m", "credhelper", "print-access-token", "--config", str(path),
+                             "--profile", "p0"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == EXIT_PROFILE, result.stderr
+    assert "chain of more than" in result.stderr and "p0 -> p1 -> p2 -> ..." in result.stderr
+    assert "Traceback" not in result.stderr and "Recursion" not in result.stderr
+
+
+@pytest.mark.parametrize("key, args, code", [
+    ("source", [], EXIT_PROFILE),
+    ("access_boundary", [], EXIT_PROFILE),
+    (None, ["--config", "/dev/zero"], EXIT_PROFILE),
+    (None, ["--claims", "/dev/zero"], 2),
+])
+def test_dev_zero_as_any_file_is_refused_at_once(tmp_path, key, args, code):
+    path = tmp_path / "profiles.ini"
+    path.write_text(f"[default]\ntarget = {SA}\n" + (f"{key} = /dev/zero\n" if key else ""))
+    path.chmod(0o600)
+    command = "sign-jwt" if "--claims" in args else "print-access-token"
+    config = [] if "--config" in args else ["--config", str(path)]
+    result = subprocess.run([sys.executable, "-m", "credhelper", command, *config, *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == code, result.stderr
+    assert "/dev/zero" in result.stderr and "Traceback" not in result.stderr

@@ -212,3 +212,71 @@ def test_an_id_token_without_a_target_makes_one_token_request(tmp_path, emulator
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("eyJ")
     assert emulator.counters["token"] == 1
+
+
+# -- no key material in errors (issue 12.5) ---------------------------------------------------------
+
+def _wrong_type(value):
+    """A value of another JSON type that still holds the original (so a message quoting it would show it)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return {"x": value}
+    return "not-a-" + type(value).__name__
+
+
+def _strings(value):
+    if isinstance(value, str):
+        return [value] if len(value) >= 6 else []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def credential_files(sample, tmp_path):
+    files = {name: json.load(open(getattr(sample, name)))
+             for name in ("source_key", "authorized_user", "external_account")}
+    user = files["authorized_user"]
+    files["external_account_authorized_user"] = {
+        "type": "external_account_authorized_user", "audience": "//iam.googleapis.com/locations/global/"
+        "workforcePools/p/providers/x", "client_id": user["client_id"], "client_secret": user["client_secret"],
+        "refresh_token": user["refresh_token"], "token_url": user.get("token_uri", "https://sts.googleapis.com/v1/oauth/token"),
+        "token_info_url": "https://sts.googleapis.com/v1/introspect"}
+    files["impersonated_service_account"] = {
+        "type": "impersonated_service_account", "delegates": [],
+        "service_account_impersonation_url": "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/"
+        f"{TARGET}:generateAccessToken", "source_credentials": files["authorized_user"]}
+    return files
+
+
+def test_no_field_of_any_credentials_type_leaks_its_value_when_it_has_the_wrong_type(tmp_path, emulator, sample):
+    from credhelper import broker, transport
+    from credhelper.errors import CredhelperError
+    from credhelper.credentials import CREDENTIAL_TYPES
+    from credhelper.profile import load_config
+
+    key = tmp_path / "key.json"
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"source": str(key)}}, cache="none")
+    cases = 0
+    for kind, info in credential_files(sample, tmp_path).items():
+        for field, value in info.items():
+            broken = dict(info, **{field: _wrong_type(value)})
+            key.write_text(json.dumps(broken))
+            try:
+                broker.get_token(load_config(config).resolve(None), "access_token", cache=None,
+                                 request=transport.Request(deadline_secs=5))
+                continue  # a field google-auth does not need: no error, nothing shown
+            except CredhelperError as exc:
+                shown = str(exc)
+            cases += 1
+            for secret in set(_strings(value)) - set(CREDENTIAL_TYPES):  # type names are not secrets
+                assert secret not in shown, (kind, field, shown)
+                if len(secret) >= 32 and not secret.startswith("/"):  # keys, secrets, tokens: not a fragment either
+                    assert secret[:16] not in shown and secret[-16:] not in shown, (kind, field, shown)
+            assert "Traceback" not in shown
+    assert cases >= 20
+    print(f"\n{cases} credentials fields of the wrong type: each refused without its value")
