@@ -70,7 +70,8 @@ def _meta(profile, kind, params):
 def _new_request(deadline_secs=None):
     from credhelper import transport
 
-    return transport.Request(deadline_secs=None if deadline_secs is None else max(deadline_secs, 0.1))
+    # what is left of the command's deadline, in tenths: messages say "the 30 s deadline", not 29.9995
+    return transport.Request(deadline_secs=None if deadline_secs is None else max(round(deadline_secs, 1), 0.1))
 
 
 # -- the source token ------------------------------------------------------------------------------

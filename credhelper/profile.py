@@ -203,6 +203,7 @@ def parse_config(text, path="<profile file>"):
                                           delimiters=("=",),
                                           default_section="\x00none")
     parser.optionxform = str
+    _check_headers(text, path)
     try:
         parser.read_string(text, source=path)
     except configparser.DuplicateSectionError as exc:
@@ -244,10 +245,30 @@ def parse_config(text, path="<profile file>"):
         elif section == "docker":
             docker = {host.strip().lower(): (value.strip(), ln) for host, (value, ln) in items.items()}
         else:
-            close = close_matches(section, ["default", "cache", "git", "docker", "profile " + section], n=1)
-            fix = f"did you mean [{close[0]}]?" if close else f"sections are {SECTIONS_HELP}"
+            fix = f"did you mean [{_section_suggestion(section)}]?" if _section_suggestion(section) else \
+                f"sections are {SECTIONS_HELP}"
             raise ProfileError(f"{path}, line {line}: unknown section [{section}]", hint=fix)
     return Config(path, True, sections, cache, git, docker, section_lines)
+
+
+def _section_suggestion(section):
+    """The section a mistyped header meant: [profiles deploy] -> profile deploy, [defualt] -> default."""
+    first, _, rest = section.strip().partition(" ")
+    rest = rest.strip()
+    if rest:  # two words: a misspelt "profile NAME" (the name is kept as written)
+        return f"profile {rest}" if close_matches(first.lower(), ["profile"], n=1) else None
+    close = close_matches(section, ["default", "cache", "git", "docker"], n=1)
+    return close[0] if close else f"profile {section}"
+
+
+def _check_headers(text, path):
+    """A line that opens a section header but does not close it: say so (configparser calls it a key)."""
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = _without_comments(raw).strip()
+        if line.startswith("[") and "]" not in line and raw[:1] not in (" ", "\t"):
+            name = line[1:].strip()
+            raise ProfileError(f"{path}, line {number}: section header {line!r} has no closing ']'",
+                               hint=f"write [{name}]" if name else f"sections are {SECTIONS_HELP}")
 
 
 def _line_numbers(text):

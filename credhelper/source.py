@@ -191,7 +191,8 @@ def _metadata_source(profile, info, scopes, discovered=False):
                 "no credentials found: GOOGLE_APPLICATION_CREDENTIALS is not set, there is no ADC file "
                 f"({os.path.join('~', '.config', 'gcloud', credfiles.ADC_FILE_NAME)}), "
                 f"and no metadata server answered at {info.metadata_host}",
-                hint="run: gcloud auth application-default login, or set source = FILE in the profile")
+                hint="run: gcloud auth application-default login, or " +
+                     ("set source = FILE in the profile" if profile.config_path else "pass --source KEY_FILE"))
     return src
 
 

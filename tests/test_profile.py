@@ -69,6 +69,10 @@ def test_defaults_without_a_file(tmp_path):
     ("[default]\ndelegates = x@y.com, bad\ntarget = a@b.com\n", ["line 2", "delegates", "'bad'"]),
     ("[default]\ndelegates = x@y.com\n", ["delegates without a target", "add target"]),
     ("[defualt]\n", ["line 1", "unknown section [defualt]", "did you mean [default]"]),
+    ("[profiles deploy]\n", ["line 1", "unknown section [profiles deploy]", "did you mean [profile deploy]?"]),
+    ("[default]\n\n[profile deploy\ntarget = a@b.com\n", ["line 3", "section header '[profile deploy' has no "
+                                                         "closing ']'", "write [profile deploy]"]),
+    ("[profile deploy\n", ["line 1", "has no closing ']'", "write [profile deploy]"]),
     ("target = a@b.com\n", ["line 1", "before any section"]),
     ("[default]\ntarget = a@b.com\ntarget = c@d.com\n", ["line 3", "set twice"]),
     ("[default]\ninclude_email = maybe\n", ["include_email", "not a boolean"]),

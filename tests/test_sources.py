@@ -280,3 +280,12 @@ def test_no_field_of_any_credentials_type_leaks_its_value_when_it_has_the_wrong_
             assert "Traceback" not in shown
     assert cases >= 20
     print(f"\n{cases} credentials fields of the wrong type: each refused without its value")
+
+
+def test_the_gcloud_form_without_a_profile_file_suggests_source(tmp_path):
+    env = cli_env(tmp_path, None, GCE_METADATA_HOST="127.0.0.1:9", CLOUDSDK_CONFIG=str(tmp_path / "nogcloud"),
+                  CREDHELPER_DEADLINE_SECS="3")
+    result = run_cli(["print-access-token", f"--impersonate-service-account={TARGET}"], env)
+    assert result.returncode == 1, result.stderr
+    assert "no credentials found" in result.stderr and "pass --source KEY_FILE" in result.stderr
+    assert "in the profile" not in result.stderr

@@ -34,18 +34,9 @@ def token_cache(config, args=None):
 
 def forget(config, profile, kind, **params):
     """Drop the cached token of this kind for the profile (git erase, docker erase); quiet if absent."""
-    cache = token_cache(config)
-    if cache is None:
-        return False
     from credhelper import broker
-    from credhelper.cache import cache_key
 
-    params = broker.token_params(profile, kind, params.get("audience"), params.get("include_email"),  # the key get_token uses
-                            params.get("claims"), params.get("scopes"), params.get("lifetime_secs"))
-    key = cache_key(profile, kind, **params)
-    with cache.lock(key):
-        cache.delete(key)
-    return True
+    return broker.forget(profile, kind, token_cache(config), **params)
 
 
 def decode_input(data, max_bytes, what):
