@@ -34,9 +34,10 @@ def get_token(profile, kind, *, cache=None, audience=None, include_email=None, c
     """
     record = kind_of(kind)
     params = token_params(profile, kind, audience, include_email, claims, scopes, lifetime_secs)
-    cache = cache if cache is not None and record.cached else NULL_CACHE
-    key = None if cache is NULL_CACHE else cache_key(profile, kind, **params)
-    minter = CachedMinter(cache, key, lambda req: _mint(profile, record, params, cache, req, now),
+    cache = NULL_CACHE if cache is None else cache
+    own = cache if record.cached else NULL_CACHE  # an uncached kind still starts from the cached source token
+    key = None if own is NULL_CACHE else cache_key(profile, kind, **params)
+    minter = CachedMinter(own, key, lambda req: _mint(profile, record, params, cache, req, now),
                           _meta(profile, kind, params), profile.refresh_margin_secs, _new_request,
                           deadline_from_env(), warn, now)
     return minter.get(request, refresh)

@@ -873,3 +873,20 @@ def test_a_warm_cli_hit_imports_neither_keyring_nor_google_auth_nor_requests(emu
                                                                "jeepney", "argparse", "platformdirs", "dataclasses"))
     assert heavy == []
     assert emulator.counters["generateAccessToken"] == 1
+
+
+def test_signed_jwts_are_not_cached_but_start_from_the_cached_source_token(emulator, cli_profiles, tmp_path,
+                                                                          backend, runtime):
+    """issue 14.11: sign-jwt adds no cache entry (claims differ every call), and costs one signJwt, no source refresh."""
+    from credhelper import broker
+    from credhelper.profile import load_config
+
+    broker_get(tmp_path / "profiles.ini", backend, runtime)  # caches the source token and an access token
+    config = load_config(str(tmp_path / "profiles.ini"))
+    cache = TokenCache.for_config(config, runtime_dir=runtime)
+    before = len(cache.entries())
+    for i in range(2):
+        claims = {"aud": "https://svc.example", "iat": int(time.time()), "exp": int(time.time()) + 600 + i}
+        broker.get_token(config.resolve("default"), "jwt", cache=cache, claims=claims)
+    assert emulator.counters["signJwt"] == 2 and emulator.counters["token"] == 1
+    assert len(cache.entries()) == before and "jwt" not in {e["kind"] for e in cache.entries()}
