@@ -202,7 +202,7 @@ COMMANDS = (
     Command("demo", "credhelper.commands:demo",
             "try credhelper without a Google account: impersonation, a delegation chain and an ID token, "
             "against a private local emulator", "credhelper demo"),
-    Command("emulator", "credhelper.emulator.cli:serve",
+    Command("emulator", "credhelper.emulator_command:serve",
             "run the local Google auth emulator (OAuth, IAM Credentials, STS, metadata, storage)",
             "credhelper emulator --world world.json --port 8642 --audit-log audit.jsonl",
             (Option("--world", metavar="FILE",
@@ -213,7 +213,7 @@ COMMANDS = (
                     help="append an audit record (a JSON line) for each request the emulator allows or denies"),
              Option("--faults", metavar="JSON", help="initial fault plan (see credhelper-emulator(7))")),
             sub_dest="emulator_command", subcommands=(
-                Command("init", "credhelper.emulator.cli:init", "write the sample world and credential files into DIR",
+                Command("init", "credhelper.emulator_command:init", "write the sample world and credential files into DIR",
                         "credhelper emulator init ./world --url http://127.0.0.1:8642",
                         (Option("dir", metavar="DIR"),
                          Option("--url", default="http://127.0.0.1:8642", metavar="URL",

@@ -71,7 +71,7 @@ def _read_object(request, url, token):
 
 
 def run(args=None, out=sys.stdout):
-    from credhelper.emulator.cli import require_emulator
+    from credhelper.emulator_command import require_emulator
 
     require_emulator("credhelper demo")
     from credhelper import broker, transport

@@ -1,4 +1,8 @@
-"""`credhelper emulator` (serve) and `credhelper emulator init DIR` (write the sample world)."""
+"""`credhelper emulator` (serve) and `credhelper emulator init DIR` (write the sample world).
+
+The command glue lives outside the emulator package, which imports nothing of credhelper's but the
+standard-library metadata protocol (tests/test_emulator_fidelity.py holds it to that).
+"""
 
 import json
 import shutil

@@ -9,10 +9,10 @@ ships (iamcredentials v1, sts v1, storage v1, cloudresourcemanager v1 and v3).
 - an unknown request field gets 400 INVALID_ARGUMENT, as Google answers.
 """
 
+import ast
 import json
 import os
 import re
-import urllib.parse
 
 import googleapiclient
 import pytest
@@ -218,3 +218,25 @@ def test_every_request_credhelper_sends_matches_the_discovery_documents(tmp_path
             if entry["form"]:
                 body = {camel(k): v for k, v in body.items()}
             check_shape(body, m["request"], doc, f"credhelper's {entry['api'][1]} request")
+
+
+# -- the emulator stands apart from the product --------------------------------------------------------
+
+def test_the_emulator_imports_nothing_of_credhelper_but_the_metadata_protocol():
+    package = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "credhelper", "emulator")
+    outside = set()
+    for name in os.listdir(package):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(package, name), encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module if node.module != "credhelper" else f"credhelper.{a.name}" for a in node.names]
+            else:
+                continue
+            outside |= {f"{name}: {n}" for n in names if n.split(".")[0] == "credhelper"
+                        and not n.startswith("credhelper.emulator") and n != "credhelper.metadata_protocol"}
+    assert not outside, sorted(outside)
