@@ -279,7 +279,7 @@ class TokenCache:
             entry["scopes"] = list(entry["scopes"])
         if self._keyring is not None:
             try:
-                entry.update(self._keyring.write(key, value))
+                entry.update(self._keyring.write(key, value, _earlier_keyring_write(self._index_entries(), key)))
                 self.file_store.delete(key)  # an older fallback copy
             except Unusable as exc:
                 self._warn_once(exc.reason, f"{exc.message}; caching tokens in files under "
@@ -528,6 +528,16 @@ class CachedMinter:
         self.warn(f"refresh failed ({exc.message}); serving the cached token, valid for "
                   f"{stale.expires_in(self.now)} s more")
         return stale
+
+
+def _earlier_keyring_write(entries, key):
+    """The index fields of key's own earlier keyring write, else of the latest one (by expiry), or None."""
+    mine = entries.get(key)
+    if isinstance(mine, dict) and mine.get("store") in keyring_store.NAMES:
+        return mine
+    earlier = [e for e in entries.values() if isinstance(e, dict) and e.get("store") in keyring_store.NAMES]
+    return max(earlier, key=lambda e: e.get("expiry") if isinstance(e.get("expiry"), (int, float)) else 0,
+               default=None)
 
 
 def _checked(key):

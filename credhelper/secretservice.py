@@ -8,7 +8,10 @@ handshake), then SearchItems on the collection, OpenSession("plain") and GetSecr
 time (gnome-keyring 42.1 sometimes answers UnknownMethod, or crashes, when calls to it overlap).
 Items are found as keyring's SecretService backend finds them: SearchItems on its preferred
 collection (the "default" alias unless configured) with the attributes it writes (service,
-username), first match. Writes and deletes stay with keyring.
+username), first match. write_secret() stores an item exactly as that backend does (CreateItem,
+replacing), for a caller that already knows keyring's choice is the Secret Service (the cache
+index says so) and so need not import keyring and discover its backends (about 0.1 s); deletes
+stay with keyring.
 
 The "plain" session algorithm sends the secret over the per-user session bus socket
 unencrypted, as SecretStorage does without `cryptography`. Anything unexpected (no session
@@ -66,6 +69,39 @@ def read_secret(attributes, collection=None, *, timeout_secs=DEFAULT_TIMEOUT_SEC
         raise
     except (OSError, ValueError, struct.error, IndexError, TypeError) as exc:  # timeout, malformed reply
         raise Unavailable(f"Secret Service read failed ({type(exc).__name__})") from None
+    finally:
+        bus.close()
+
+
+KEYRING_APPLICATION = "Python keyring library"  # the "application" attribute keyring's SecretService backend writes
+
+
+def write_secret(attributes, label, secret, collection=None, *, timeout_secs=DEFAULT_TIMEOUT_SECS):
+    """Create (or replace) the item with these attributes in the collection, holding secret (str).
+
+    As keyring's SecretService backend writes it (CreateItem with replace, content type text/plain),
+    so keyring reads, finds and deletes it as its own. Unavailable when the collection is locked
+    (the unlock prompt is keyring's business) or anything else is off: the caller asks keyring.
+    """
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if not address:
+        raise Unavailable("no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)")
+    try:
+        bus = Bus(address, timeout_secs)
+    except (OSError, ValueError) as exc:
+        raise Unavailable(f"no D-Bus session ({type(exc).__name__})") from None
+    try:
+        _, session = bus.call(BUS_NAME, SERVICE_PATH, SERVICE_IFACE, "OpenSession", "sv", ("plain", ("s", "")))
+        properties = {"org.freedesktop.Secret.Item.Label": ("s", label),
+                      "org.freedesktop.Secret.Item.Attributes": ("a{ss}", dict(attributes))}
+        _, prompt = bus.call(BUS_NAME, collection or DEFAULT_COLLECTION, COLLECTION_IFACE, "CreateItem",
+                             "a{sv}(oayays)b", (properties, (session, b"", secret.encode("utf-8"), "text/plain"), True))
+        if prompt != "/":  # the collection is locked: unlocking it prompts the user
+            raise Unavailable("the Secret Service collection is locked")
+    except Unavailable:
+        raise
+    except (OSError, ValueError, struct.error, IndexError, TypeError) as exc:
+        raise Unavailable(f"Secret Service write failed ({type(exc).__name__})") from None
     finally:
         bus.close()
 
