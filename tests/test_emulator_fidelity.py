@@ -180,6 +180,17 @@ def test_an_unknown_request_field_is_400_invalid_argument(emulator, sample, verb
     assert error["status"] == "INVALID_ARGUMENT" and 'Unknown name "lifetimeSecs"' in error["message"]
 
 
+def test_an_unknown_field_of_a_json_token_exchange_is_400_invalid_argument(emulator, sample):
+    exchange = {"grantType": "urn:ietf:params:oauth:grant-type:token-exchange", "audience": sample.idp_audience,
+                "scope": CLOUD_PLATFORM, "requestedTokenType": "urn:ietf:params:oauth:token-type:access_token",
+                "subjectToken": open(sample.subject_token).read().strip(),
+                "subjectTokenType": "urn:ietf:params:oauth:token-type:jwt"}
+    assert requests.post(f"{emulator.url}/v1/token", json=exchange).status_code == 200  # the API's JSON form
+    answer = requests.post(f"{emulator.url}/v1/token", json={**exchange, "subject_token_kind": "jwt"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["status"] == "INVALID_ARGUMENT" and "subject_token_kind" in answer.json()["error"]["message"]
+
+
 # -- what credhelper sends ---------------------------------------------------------------------------------
 
 def test_every_request_credhelper_sends_matches_the_discovery_documents(tmp_path, emulator, sample):

@@ -26,8 +26,27 @@ _CONDITION_RES = (("startsWith", re.compile(r"""^\s*resource\.name\.startsWith\(
                   ("==", re.compile(r"""^\s*resource\.name\s*==\s*(['"])(.*?)\1\s*$""")))
 
 
+# the exchange's fields, as the form (OAuth's snake_case) and as the JSON body (the API's camelCase) name them
+EXCHANGE_FIELDS = ("grant_type", "audience", "scope", "requested_token_type", "subject_token", "subject_token_type",
+                   "options")
+
+
+def exchange_request(req):
+    """The exchange's fields by their form names: from the form, or from a JSON body, whose unknown
+    fields get 400 INVALID_ARGUMENT as the API answers them (google-auth sends a form; the API takes both)."""
+    if (req.headers.get("Content-Type") or "").startswith("application/json"):
+        camel = {_camel(name): name for name in EXCHANGE_FIELDS}
+        return {camel[name]: value for name, value in req.json(tuple(camel)).items()}
+    return req.form()
+
+
+def _camel(name):
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
 def token(state, req):
-    form = req.form()
+    form = exchange_request(req)
     if form.get("grant_type") != TOKEN_EXCHANGE_GRANT:
         raise OAuthError("unsupported_grant_type", f"Unsupported grant_type: {form.get('grant_type', '')!r}; "
                                                    f"expected {TOKEN_EXCHANGE_GRANT}.")
