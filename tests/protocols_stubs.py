@@ -63,9 +63,11 @@ def self_signed_cert(directory):
 
 
 class StubServer:
-    """A ThreadingHTTPServer on 127.0.0.1 (TLS when given a cert) whose handler calls respond(handler)."""
+    """A ThreadingHTTPServer on 127.0.0.1 (TLS when given a cert) whose handler calls respond(handler).
 
-    def __init__(self, respond, tls=None):
+    respond returns (status, headers, body), or None when it wrote its answer itself (or never will)."""
+
+    def __init__(self, respond, tls=None, host="127.0.0.1"):
         outer = self
         self.requests = []  # (method, path, authorization header or None)
 
@@ -74,7 +76,13 @@ class StubServer:
 
             def _any(self):
                 outer.requests.append((self.command, self.path, self.headers.get("Authorization")))
-                status, headers, body = respond(self)
+                try:
+                    answer = respond(self)
+                except OSError:  # the client hung up (a deadline, a timeout): not the stub's failure
+                    return
+                if answer is None:
+                    return
+                status, headers, body = answer
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -88,13 +96,14 @@ class StubServer:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*tls)
             self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self):

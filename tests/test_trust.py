@@ -4,8 +4,12 @@ a planted symlink, a hostile profile file, a hostile upstream. Each test drives 
 A test whose fix has not landed yet is marked xfail(strict=True) with the item and its owner: it fails
 today, and the day the fix lands it passes, which fails the suite until the owner removes the mark."""
 
+import base64
+import json
 import os
+import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -13,8 +17,13 @@ import time
 
 import pytest
 
-from credhelper.errors import EXIT_USAGE
-from support import TARGET, cli_env, other_user, write_profiles
+from credhelper.errors import EXIT_PROFILE, EXIT_USAGE
+from protocols_stubs import StubServer, protocol_env, token_email
+from support import DELEGATE_B, TARGET, as_other_user, cli_env, other_user, run_cli, write_profiles
+
+
+def pending(item, owner):
+    return pytest.mark.xfail(strict=True, reason=f"issue 12.{item}: fix pending ({owner} engineer)")
 
 
 @pytest.fixture
@@ -120,3 +129,600 @@ def test_3_url_file_through_a_symlink_another_user_planted_is_refused(tmp_path, 
     assert result.returncode == EXIT_USAGE
     assert f"{planted} is a symlink owned by another user" in result.stderr
     assert not os.listdir(tmp_path / "mine")
+
+
+# -- shared pieces ------------------------------------------------------------------------------------------
+
+def raw_get(host_port, path, headers):
+    """(status, body) of one GET over a plain socket, with exactly these headers (Host included): what a
+    browser or another user's program sends. Standard library only, so the second user's child can run it."""
+    host, port = host_port.rsplit(":", 1)
+    request = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    with socket.create_connection((host, int(port)), timeout=20) as conn:
+        conn.sendall((request + "Connection: close\r\n\r\n").encode("latin-1"))
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body.decode("utf-8", "replace")
+
+
+TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
+IDENTITY_PATH = "/computeMetadata/v1/instance/service-accounts/default/identity?audience=https://attacker.example"
+
+
+def no_token_in(status, body):
+    return status != 200 and "ya29." not in body and "eyJ" not in body and "access_token" not in body
+
+
+class Served:
+    """A credhelper process serving a metadata server (serve-metadata, or exec --metadata)."""
+
+    def __init__(self, proc, host_port):
+        self.proc, self.host_port = proc, host_port
+
+    @property
+    def port(self):
+        return self.host_port.rsplit(":", 1)[1]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            out, err = self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            out, err = self.proc.communicate()
+        return err
+
+
+def serve_metadata(tmp_path, config, *extra, **popen):
+    url_file = tmp_path / "metadata-url"
+    proc = subprocess.Popen([sys.executable, "-m", "credhelper", *extra, "serve-metadata", "--profile", "t",
+                             "--url-file", str(url_file)], env=cli_env(tmp_path, config), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return Served(proc, wait_for(url_file, proc).strip())
+
+
+def exec_metadata(tmp_path, config, **popen):
+    host_file = tmp_path / "metadata-host"
+    script = f'echo "$GCE_METADATA_HOST" > {host_file}.tmp && mv {host_file}.tmp {host_file} && sleep 120'
+    proc = subprocess.Popen([sys.executable, "-m", "credhelper", "exec", "--profile", "t", "--metadata", "--",
+                             "sh", "-c", script], env=cli_env(tmp_path, config), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return Served(proc, wait_for(host_file, proc).strip())
+
+
+@pytest.fixture
+def served(tmp_path, config):
+    s = serve_metadata(tmp_path, config)
+    yield s
+    s.stop()
+
+
+def json_answer(data, status=200):
+    return status, {"Content-Type": "application/json"}, json.dumps(data).encode()
+
+
+def unsigned_jwt(claims):
+    part = lambda obj: base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()  # noqa: E731
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def jwt_claims(token):
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+# -- 1. the metadata server answers only its user's programs ------------------------------------------------
+
+BROWSERS = {  # what a page's fetch() sends: after DNS rebinding (same origin, the attacker's host name), and cross-site
+    "dns-rebinding": lambda port: {"Host": f"attacker.example:{port}", "Metadata-Flavor": "Google",
+                                   "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors",
+                                   "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0"},
+    "rebinding-bare-host": lambda port: {"Host": "attacker.example", "Metadata-Flavor": "Google"},
+    "cross-site": lambda port: {"Host": f"127.0.0.1:{port}", "Metadata-Flavor": "Google",
+                                "Origin": "http://attacker.example", "Sec-Fetch-Site": "cross-site",
+                                "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},
+    "issue-12": lambda port: {"Host": "attacker.example", "Origin": "http://attacker.example",
+                              "Sec-Fetch-Site": "cross-site", "Metadata-Flavor": "Google"},
+    "same-site": lambda port: {"Host": f"localhost:{port}", "Metadata-Flavor": "Google", "Sec-Fetch-Site": "same-site"},
+}
+
+
+@pending(1, "META")
+@pytest.mark.parametrize("browser", BROWSERS)
+def test_1_a_web_page_gets_no_token_from_serve_metadata(served, browser):
+    headers = BROWSERS[browser](served.port)
+    for path in (TOKEN_PATH, IDENTITY_PATH):
+        status, body = raw_get(served.host_port, path, headers)
+        assert no_token_in(status, body), (path, status, body[:80])
+
+
+def test_1_the_hosts_official_clients_send_are_still_answered(served):
+    # google-auth (Python, Node.js, Go, Java, .NET) and gcloud send Host: GCE_METADATA_HOST as given,
+    # i.e. the server's own 127.0.0.1:PORT; on GCE itself metadata.google.internal or 169.254.169.254
+    for host in (served.host_port, f"localhost:{served.port}", "metadata.google.internal", "169.254.169.254"):
+        status, body = raw_get(served.host_port, TOKEN_PATH, {"Host": host, "Metadata-Flavor": "Google"})
+        assert status == 200 and "access_token" in body, (host, status, body)
+    status, body = raw_get(served.host_port, TOKEN_PATH, {"Host": served.host_port, "Metadata-Flavor": "Google",
+                                                          "Sec-Fetch-Site": "none"})
+    assert status == 200, body
+
+
+@pending(1, "META")
+def test_1_another_local_user_gets_no_token_from_serve_metadata(tmp_path, config):
+    uid, _ = other_user()
+    served = serve_metadata(tmp_path, config, "-v")
+    try:
+        answers = as_other_user(lambda: [raw_get(served.host_port, path, {"Host": served.host_port,
+                                                                          "Metadata-Flavor": "Google"})
+                                         for path in (TOKEN_PATH, IDENTITY_PATH)])
+    finally:
+        err = served.stop()
+    for status, body in answers:
+        assert no_token_in(status, body), (status, body[:80])
+    assert str(uid) in err or "another user" in err, err  # -v says why
+
+
+@pending(1, "META")
+def test_1_another_local_user_gets_no_token_from_exec_metadata(tmp_path, config):
+    other_user()
+    served = exec_metadata(tmp_path, config)
+    try:
+        answers = as_other_user(lambda: [raw_get(served.host_port, path, {"Host": served.host_port,
+                                                                          "Metadata-Flavor": "Google"})
+                                         for path in (TOKEN_PATH, IDENTITY_PATH)])
+    finally:
+        served.stop()
+    for status, body in answers:
+        assert no_token_in(status, body), (status, body[:80])
+
+
+# -- 10. no core dumps of a process holding keys and tokens ------------------------------------------------
+
+def core_limit(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        line = next(line for line in f if line.startswith("Max core file size"))
+    return line.split()[4:6]  # soft, hard
+
+
+def unlimited_cores():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+@pending(10, "META")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/limits")
+@pytest.mark.parametrize("start", [serve_metadata, exec_metadata], ids=["serve-metadata", "exec-metadata"])
+def test_10_long_running_servers_turn_core_dumps_off(tmp_path, config, start):
+    served = start(tmp_path, config, preexec_fn=unlimited_cores)  # whatever the user's shell allowed
+    try:
+        limits = core_limit(served.proc.pid)
+    finally:
+        served.stop()
+    assert limits[0] == "0", limits
+
+
+# -- 2. another user's profile or credentials file is never trusted ------------------------------------------
+
+def capture_server():
+    """A loopback server that records every request and answers 400: it must never be asked anything."""
+    return StubServer(lambda h: json_answer({"error": "invalid_request"}, 400))
+
+
+@pending(2, "CORE")
+def test_2_a_profile_file_owned_by_another_user_sends_nothing_anywhere(tmp_path, sample):
+    uid, gid = other_user()
+    with capture_server() as capture:
+        profiles = tmp_path / "profiles.ini"
+        write_profiles(profiles, capture.url, {"t": {"source": sample.authorized_user, "target": TARGET}})
+        profiles.chmod(0o644)
+        os.chown(profiles, uid, gid)  # the other user chose the token_endpoint
+        result = run_cli(["print-access-token", "--profile", "t"], cli_env(tmp_path, profiles))
+    assert capture.requests == []  # old main: POST /token with the refresh token and client secret
+    assert result.returncode == EXIT_PROFILE, result.stderr
+    assert str(profiles) in result.stderr and "Traceback" not in result.stderr
+
+
+@pending(2, "CORE")
+def test_2_doctor_flags_a_profile_file_owned_by_another_user(tmp_path, emulator, sample):
+    uid, gid = other_user()
+    profiles = tmp_path / "profiles.ini"
+    write_profiles(profiles, emulator.url, {"t": {"source": sample.source_key, "target": TARGET}})
+    os.chown(profiles, uid, gid)
+    result = run_cli(["doctor", "--profile", "t"], cli_env(tmp_path, profiles))
+    assert result.returncode != 0
+    assert any(line.startswith("FAIL") and str(profiles) in line for line in result.stdout.splitlines()), result.stdout
+
+
+@pending(2, "CORE")
+def test_2_a_credentials_file_owned_by_another_user_is_refused(tmp_path, emulator, sample):
+    uid, gid = other_user()
+    key = tmp_path / "key.json"
+    shutil.copy(sample.source_key, key)
+    key.chmod(0o600)
+    os.chown(key, uid, gid)
+    profiles = write_profiles(tmp_path / "profiles.ini", emulator.url, {"t": {"source": key, "target": TARGET}})
+    result = run_cli(["print-access-token", "--profile", "t"], cli_env(tmp_path, profiles))
+    assert result.returncode == EXIT_PROFILE and str(key) in result.stderr, result.stderr
+    assert emulator.counters.get("token", 0) == 0
+
+
+@pending(2, "CORE")
+@pytest.mark.parametrize("which", ["profile", "credentials"])
+def test_2_a_file_writable_by_group_or_others_is_refused_not_just_warned_about(tmp_path, emulator, sample, which):
+    key = tmp_path / "key.json"
+    shutil.copy(sample.source_key, key)
+    key.chmod(0o600)
+    profiles = tmp_path / "profiles.ini"
+    write_profiles(profiles, emulator.url, {"t": {"source": key, "target": TARGET}})
+    (profiles if which == "profile" else key).chmod(0o666)
+    result = run_cli(["print-access-token", "--profile", "t"], cli_env(tmp_path, profiles))
+    assert result.returncode == EXIT_PROFILE, result.stderr
+    assert "chmod" in result.stderr and "ya29." not in result.stdout
+
+
+def non_loopback_address():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 9))  # no packet is sent: this only picks the outgoing interface
+            address = s.getsockname()[0]
+        except OSError:
+            address = None
+    if not address or address.startswith("127.") or address == "0.0.0.0":
+        pytest.skip("this machine has no non-loopback IPv4 address to stand in for a remote host")
+    return address
+
+
+@pending(2, "CORE")
+@pytest.mark.parametrize("key", ["token_endpoint", "iam_endpoint"])
+def test_2_a_plain_http_endpoint_off_loopback_is_refused_before_any_connection(tmp_path, emulator, sample, key):
+    address = non_loopback_address()
+    with StubServer(lambda h: json_answer({"error": "invalid_request"}, 400), host="0.0.0.0") as remote:
+        profiles = tmp_path / "profiles.ini"
+        write_profiles(profiles, emulator.url, {"t": {"source": sample.authorized_user, "target": TARGET}})
+        url = f"http://{address}:{remote.port}" + ("/token" if key == "token_endpoint" else "")
+        profiles.write_text(profiles.read_text().replace(f"{key} = ", f"{key} = {url}\n# was: "))
+        result = run_cli(["print-access-token", "--profile", "t"], cli_env(tmp_path, profiles))
+    assert remote.requests == []
+    assert result.returncode == EXIT_PROFILE and "https" in result.stderr, result.stderr
+
+
+# -- 4. the cache serves only what this user wrote --------------------------------------------------------
+
+PLANTED = "ya29.planted-by-another-user-0123456789"
+
+
+def cached_files(runtime):
+    """Every file under runtime holding the token credhelper cached (whatever the store's layout)."""
+    return [os.path.join(d, f) for d, _, files in os.walk(runtime) for f in files]
+
+
+def plant(tmp_path, config, how):
+    """Cache a real token, then rewrite every copy of it to PLANTED and arrange the files as `how` says."""
+    env = cli_env(tmp_path, config)
+    first = run_cli(["print-access-token", "--profile", "t"], env)
+    assert first.returncode == 0, first.stderr
+    real = first.stdout.strip()
+    runtime = tmp_path / "runtime"
+    holders = []
+    for path in cached_files(runtime):
+        with open(path, "rb") as f:
+            data = f.read()
+        if real.encode() in data:
+            with open(path, "wb") as f:
+                f.write(data.replace(real.encode(), PLANTED.encode()))
+            holders.append(path)
+    assert holders, "the file cache holds no token to plant over"
+    cache_dir = runtime / "credhelper"
+    if how in ("their-directory", "symlink-to-their-directory"):
+        uid, gid = other_user()
+        for d, dirs, files in os.walk(cache_dir):
+            for name in [*dirs, *files]:
+                os.chown(os.path.join(d, name), uid, gid)
+        os.chown(cache_dir, uid, gid)
+        cache_dir.chmod(0o755)
+        if how == "symlink-to-their-directory":
+            theirs = tmp_path / "theirs"
+            cache_dir.rename(theirs)
+            cache_dir.symlink_to(theirs)
+    elif how == "their-token-file":
+        uid, gid = other_user()
+        for path in holders:
+            os.chown(path, uid, gid)
+    elif how == "symlinked-token-file":
+        for path in holders:
+            target = tmp_path / f"elsewhere-{os.path.basename(path)}"
+            os.rename(path, target)
+            os.symlink(target, path)
+    elif how == "world-writable-directory":
+        cache_dir.chmod(0o777)
+    return env
+
+
+@pending(4, "CORE")
+@pytest.mark.parametrize("how", ["their-directory", "symlink-to-their-directory", "their-token-file",
+                                 "symlinked-token-file", "world-writable-directory"])
+def test_4_a_token_planted_in_the_cache_is_never_served(tmp_path, emulator, sample, how):
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url,
+                            {"t": {"source": sample.source_key, "target": TARGET}}, cache="file")
+    env = plant(tmp_path, config, how)
+    second = run_cli(["print-access-token", "--profile", "t"], env)
+    assert PLANTED not in second.stdout
+    if second.returncode == 0:
+        assert token_email(emulator.url, second.stdout.strip()) == TARGET
+    assert second.stderr.count("warning") <= 1, second.stderr  # one warning, not one per file
+
+
+# -- 5. no value of a credentials file in any message ----------------------------------------------------------
+
+def credential_files(sample, emulator):
+    with open(sample.authorized_user) as f:
+        user = json.load(f)
+    files = {}
+    for path in (sample.source_key, sample.authorized_user, sample.external_account):
+        with open(path) as f:
+            info = json.load(f)
+        files[info["type"]] = info
+    files["impersonated_service_account"] = {
+        "type": "impersonated_service_account", "source_credentials": user, "delegates": [DELEGATE_B],
+        "service_account_impersonation_url": f"{emulator.url}/v1/projects/-/serviceAccounts/{TARGET}:generateAccessToken"}
+    files["external_account_authorized_user"] = {
+        "type": "external_account_authorized_user", "audience": "//iam.googleapis.com/locations/global/workforcePools/"
+        "pool/providers/provider", "refresh_token": "EXTERNAL-refresh-" + "r" * 24, "client_id": user["client_id"],
+        "client_secret": user["client_secret"], "token_url": f"{emulator.url}/v1/oauth/token",
+        "token_info_url": f"{emulator.url}/v1/introspect", "revoke_url": f"{emulator.url}/v1/oauth/revoke",
+        "quota_project_id": "quota-project-from-file"}
+    return files
+
+
+def leaves(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from leaves(v)
+
+
+def windows(text, size=12):
+    return {text[i:i + size] for i in range(0, max(len(text) - size, 0) + 1, 4)} if len(text) >= size else set()
+
+
+@pending(5, "CORE")
+def test_5_a_credentials_field_of_the_wrong_type_is_named_never_shown(tmp_path, emulator, sample, capfd, monkeypatch):
+    from credhelper import cli
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    for var in ("GOOGLE_APPLICATION_CREDENTIALS", "CREDHELPER_PROFILE", "GCE_METADATA_HOST"):
+        monkeypatch.delenv(var, raising=False)
+    key = tmp_path / "credentials.json"
+    profiles = tmp_path / "profiles.ini"
+    write_profiles(profiles, emulator.url, {"t": {"source": key, "target": TARGET}}, cache=None)
+    monkeypatch.setenv("CREDHELPER_CONFIG", str(profiles))
+    commands = (["print-access-token", "-p", "t", "--no-cache"], ["doctor", "-p", "t"], ["profiles", "show", "t"])
+
+    def outputs(info):
+        key.write_text(json.dumps(info))
+        key.chmod(0o600)
+        for argv in commands:
+            try:
+                cli.main(argv)
+            except SystemExit:
+                pass
+            yield argv[0], "".join(capfd.readouterr())
+
+    leaks = []
+    for kind, info in credential_files(sample, emulator).items():
+        # what these commands show of a well-formed file (an email, an endpoint) is not a leak
+        shown_anyway = "".join(text for _, text in outputs(info)) + profiles.read_text() + str(key)
+        for field in [f for f in info if f != "type"]:
+            others = json.dumps({k: v for k, v in info.items() if k != field}) + shown_anyway
+            secret = {w for leaf in leaves(info[field]) for w in windows(leaf) if w not in others}
+            for wrong in ([info[field]], {"value": info[field]}, json.dumps(info[field]) if isinstance(
+                    info[field], (dict, list)) else {"nested": [info[field]]}):
+                for command, text in outputs({**info, field: wrong}):
+                    shown = sorted(w for w in secret if w in text)
+                    if shown:
+                        leaks.append(f"{kind}.{field} as {type(wrong).__name__}, {command}: {shown[:3]}")
+    assert not leaks, "\n".join(leaks)
+
+
+# -- 6. the deadline bounds the whole command, body reads included ------------------------------------------
+
+def dribble(handler):
+    """Headers at once, then one byte of a token response a second, for as long as the client listens."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    handler.wfile.flush()
+    for _ in range(300):
+        handler.wfile.write(b" ")
+        handler.wfile.flush()
+        time.sleep(1)
+
+
+@pending(6, "SPEED")
+@pytest.mark.parametrize("key", ["token_endpoint", "iam_endpoint"])
+def test_6_an_upstream_dribbling_one_byte_a_second_is_cut_at_the_deadline(tmp_path, emulator, sample, key):
+    with StubServer(dribble) as slow:
+        profiles = tmp_path / "profiles.ini"
+        write_profiles(profiles, emulator.url, {"t": {"source": sample.source_key, "target": TARGET}})
+        url = slow.url + ("/token" if key == "token_endpoint" else "")
+        profiles.write_text(profiles.read_text().replace(f"{key} = ", f"{key} = {url}\n# was: "))
+        env = cli_env(tmp_path, profiles, CREDHELPER_DEADLINE_SECS="3")
+        started = time.monotonic()
+        try:  # old main: 100 s and more; a generous bound for a loaded machine, not a speed test
+            result = run_cli(["print-access-token", "--profile", "t", "--no-cache"], env, timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("CREDHELPER_DEADLINE_SECS=3 still running after 30 s")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert time.monotonic() - started < 30
+
+
+# -- 7. an absurd expiry is capped at the requested lifetime --------------------------------------------------
+
+FOREVER = "9999-12-31T23:59:59Z"
+FOREVER_EPOCH = 253402300799
+
+
+def hostile_google(handler):
+    """Tokens that claim to live until the year 9999, for every kind and source."""
+    path = handler.path
+    if path.endswith("/token"):
+        return json_answer({"access_token": "ya29.hostile-source", "expires_in": 10 ** 11, "token_type": "Bearer"})
+    if path.endswith(":generateAccessToken"):
+        return json_answer({"accessToken": "ya29.hostile-target", "expireTime": FOREVER})
+    if path.endswith(":generateIdToken"):
+        return json_answer({"token": unsigned_jwt({"aud": "https://svc.example", "iss": "https://accounts.google.com",
+                                                   "sub": "1", "iat": int(time.time()), "exp": FOREVER_EPOCH})})
+    return json_answer({"error": "not found"}, 404)
+
+
+@pending(7, "CORE")
+@pytest.mark.parametrize("case", ["access-token", "id-token", "source-access-token"])
+def test_7_an_expiry_of_year_9999_is_not_believed(tmp_path, sample, case):
+    with StubServer(hostile_google) as hostile:
+        keys = {"source": sample.source_key}
+        if case != "source-access-token":
+            keys["target"] = TARGET
+        profiles = write_profiles(tmp_path / "profiles.ini", hostile.url, {"t": keys})
+        env = cli_env(tmp_path, profiles)
+        argv = (["print-identity-token", "--audience", "https://svc.example"] if case == "id-token"
+                else ["print-access-token"])
+        results = [run_cli([*argv, "--profile", "t", "--format", "json"], env) for _ in range(2)]  # mint, then cache
+    for result in results:
+        assert result.returncode == 0, result.stderr
+        expires_in = json.loads(result.stdout)["expires_in"]
+        assert expires_in <= 3600 + 60, (case, expires_in)  # the profile's lifetime (default 1h)
+
+
+# -- 8. the helpers match only hosts that are hosts ---------------------------------------------------------
+
+@pytest.fixture
+def helpers(tmp_path, emulator, sample):
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {
+        "default": {"source": sample.source_key, "target": TARGET},
+        "a": {"source": sample.source_key, "target": TARGET},
+    })
+    with open(config, "a") as f:
+        f.write("\n[git]\nhttps://source.developers.google.com/p/team-a = a\n")
+    return protocol_env(tmp_path, config)
+
+
+def git_helper(env, text, *args):
+    return subprocess.run(["git-credential-credhelper", *args, "get"], env=env, input=text, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pending(8, "CLI")
+@pytest.mark.parametrize("host", ["evil.com/.googlesource.com", "evil.com#.googlesource.com",
+                                  "evil.com@.googlesource.com", "evil.com?.googlesource.com",
+                                  "evil.com\\.googlesource.com"])
+def test_8_git_answers_no_host_that_only_ends_like_a_google_one(helpers, host):
+    result = git_helper(helpers, f"protocol=https\nhost={host}\n\n")
+    assert "password=" not in result.stdout, (host, result.stdout[:40])
+
+
+@pending(8, "CLI")
+def test_8_git_answers_no_path_that_climbs_out_of_its_prefix(helpers):
+    for path in ("p/team-a/../team-b", "p/team-a/./../team-b/repo", "p/team-a/%2e%2e/team-b"):
+        result = git_helper(helpers, f"protocol=https\nhost=source.developers.google.com\npath={path}\n\n")
+        assert "password=" not in result.stdout, (path, result.stdout[:40])
+
+
+@pending(8, "CLI")
+@pytest.mark.parametrize("server", ["evil.com%2f.gcr.io", "evil.com%2F.pkg.dev",
+                                    "evil.com@.gcr.io"])
+def test_8_docker_answers_no_registry_that_only_ends_like_a_google_one(helpers, server):
+    result = subprocess.run(["docker-credential-credhelper", "get"], env=helpers, input=server, capture_output=True,
+                            text=True, timeout=60)
+    assert "Secret" not in result.stdout and result.returncode != 0, (server, result.stdout[:60])
+
+
+def test_8_the_real_google_hosts_are_still_answered(helpers):
+    result = git_helper(helpers, "protocol=https\nhost=example.googlesource.com\n\n")
+    assert "password=ya29." in result.stdout, result.stderr
+    docker = subprocess.run(["docker-credential-credhelper", "get"], env=helpers, input="us-docker.pkg.dev",
+                            capture_output=True, text=True, timeout=60)
+    assert json.loads(docker.stdout)["Secret"].startswith("ya29.")
+
+
+# -- 9. hostile input gets the documented exit code, never a crash or a hang ----------------------------------
+
+@pending(9, "CLI")
+def test_9_an_unterminated_ipv6_url_is_a_usage_error(helpers):
+    result = git_helper(helpers, "url=https://[::1\n\n")
+    assert result.returncode == EXIT_USAGE and "Traceback" not in result.stderr, result.stderr
+
+
+def with_stdin_closed(env, argv):
+    result = subprocess.run(["sh", "-c", 'exec "$@" <&-', "sh", *argv], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert "Traceback" not in result.stderr and "AttributeError" not in result.stdout + result.stderr
+
+
+@pending(9, "CLI")
+@pytest.mark.parametrize("helper", ["git-credential-credhelper", "docker-credential-credhelper"])
+def test_9_a_closed_stdin_is_a_usage_error_for_the_helpers(helpers, helper):
+    with_stdin_closed(helpers, [helper, "get"])
+
+
+@pending(9, "CLI")
+def test_9_a_closed_stdin_is_a_usage_error_for_sign_jwt_claims_from_stdin(helpers):
+    with_stdin_closed(helpers, [sys.executable, "-m", "credhelper", "sign-jwt", "-p", "default", "--claims", "-"])
+
+
+@pending(9, "CORE")
+def test_9_a_2000_deep_chain_of_profile_sources_is_a_profile_error(tmp_path, emulator, sample):
+    profiles = {"p0": {"source": sample.source_key, "target": TARGET}}
+    profiles.update({f"p{i}": {"source": f"profile:p{i - 1}"} for i in range(1, 2000)})
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, profiles)
+    result = run_cli(["print-access-token", "--profile", "p1999"], cli_env(tmp_path, config))
+    assert result.returncode == EXIT_PROFILE, result.stderr[-300:]
+    assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
+
+
+@pending(9, "CORE")
+@pytest.mark.parametrize("source", ["/dev/zero", "fifo"])
+def test_9_a_source_that_never_ends_is_refused_at_once(tmp_path, emulator, source):
+    if source == "fifo":
+        source = tmp_path / "fifo"
+        os.mkfifo(source, 0o600)  # nobody ever writes: a blocking open waits forever
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"t": {"source": source, "target": TARGET}})
+    try:
+        result = run_cli(["print-access-token", "--profile", "t"], cli_env(tmp_path, config), timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"source = {source} still reading after 20 s")
+    assert result.returncode == EXIT_PROFILE and "Traceback" not in result.stderr, result.stderr
+
+
+# -- 11. the executable-sourced output file never serves another identity --------------------------------------
+
+@pending(11, "CLI")
+def test_11_executable_output_file_follows_a_changed_target(tmp_path, emulator, sample):
+    profiles = tmp_path / "profiles.ini"
+    output = tmp_path / "executable-output.json"
+    env = cli_env(tmp_path, profiles, GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE="//iam.googleapis.com/projects/1/x",
+                  GOOGLE_EXTERNAL_ACCOUNT_TOKEN_TYPE="urn:ietf:params:oauth:token-type:id_token",
+                  GOOGLE_EXTERNAL_ACCOUNT_OUTPUT_FILE=str(output), GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES="1")
+    emails = []
+    for target in (TARGET, DELEGATE_B):
+        write_profiles(profiles, emulator.url, {"t": {"source": sample.source_key, "target": target,
+                                                      "include_email": "true"}})
+        result = run_cli(["executable", "--profile", "t"], env)
+        answer = json.loads(result.stdout)
+        assert answer["success"] is True, answer
+        emails.append(jwt_claims(answer["id_token"]).get("email"))
+    assert emails == [TARGET, DELEGATE_B]
