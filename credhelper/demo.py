@@ -46,9 +46,10 @@ target = {_email('target-serviceaccount')}
 token_endpoint = {url}/token
 iam_endpoint = {url}
 """
+    from credhelper import privatefile
+
     path = os.path.join(directory, "profiles.ini")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    privatefile.write(path, text)  # 0600 whatever the umask: a group-writable profile file is refused
     return path
 
 
