@@ -224,9 +224,9 @@ def test_man_page_lints_clean(page):
     assert strict.returncode == 0 and not strict.stdout.strip(), strict.stdout + strict.stderr
 
 
-def test_there_are_the_four_pages():
+def test_there_are_the_five_pages():
     assert [p.name for p in PAGES] == ["credhelper-emulator.7", "credhelper-profiles.5",
-                                      "credhelper-protocols.7", "credhelper.1"]
+                                      "credhelper-protocols.7", "credhelper-security.7", "credhelper.1"]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
