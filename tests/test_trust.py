@@ -22,8 +22,10 @@ from protocols_stubs import StubServer, protocol_env, token_email
 from support import DELEGATE_B, TARGET, as_other_user, cli_env, other_user, run_cli, write_profiles
 
 
-def pending(item, owner):
-    return pytest.mark.xfail(strict=True, reason=f"issue 12.{item}: fix pending ({owner} engineer)")
+def pending(item, owner, found=None):
+    """xfail(strict): the fix of issue 12.item (or of a hole the attack pass `found`) is not on main yet."""
+    what = f"attack pass: {found}" if found else f"issue 12.{item}"
+    return pytest.mark.xfail(strict=True, reason=f"{what}: fix pending ({owner} engineer)")
 
 
 @pytest.fixture
@@ -438,7 +440,8 @@ def plant(tmp_path, config, how):
 
 @pytest.mark.parametrize("how", ["their-directory", "symlink-to-their-directory", "their-token-file",
                                  "symlinked-token-file",
-                                 pytest.param("world-writable-directory", marks=pending(4, "CORE"))])
+                                 pytest.param("world-writable-directory", marks=pending(
+                                     4, "CORE", "a 0777 cache directory is tightened under the lock, then trusted"))])
 def test_4_a_token_planted_in_the_cache_is_never_served(tmp_path, emulator, sample, how):
     config = write_profiles(tmp_path / "profiles.ini", emulator.url,
                             {"t": {"source": sample.source_key, "target": TARGET}}, cache="file")
@@ -707,3 +710,113 @@ def test_11_executable_output_file_follows_a_changed_target(tmp_path, emulator, 
         assert answer["success"] is True, answer
         emails.append(jwt_claims(answer["id_token"]).get("email"))
     assert emails == [TARGET, DELEGATE_B]
+
+
+# -- found in the attack pass on main (after the fixes above landed) -----------------------------------------
+
+def test_demo_works_for_a_user_whose_umask_is_002(tmp_path):
+    # Ubuntu and Debian give users umask 002 (user private groups); the demo's profile file was then
+    # group-writable, and credhelper refuses those since issue 12.2: the demo failed with exit 3
+    result = subprocess.run([sys.executable, "-m", "credhelper", "demo"], env=cli_env(tmp_path), umask=0o002,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-500:] + result.stderr[-500:]
+
+
+@pending(3, "META", "emulator init writes through NAME.tmp with O_TRUNC, following a planted symlink")
+def test_emulator_init_never_writes_through_a_symlink_planted_at_its_temporary_names(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("the victim's file\n")
+    world = tmp_path / "world"
+    world.mkdir(mode=0o700)
+    for name in ("world.json", "source-key.json", "authorized_user.json", "external_account.json",
+                 "subject-token.jwt"):
+        (world / f"{name}.tmp").symlink_to(victim)
+    subprocess.run([sys.executable, "-m", "credhelper", "emulator", "init", str(world)], env=cli_env(tmp_path),
+                   capture_output=True, text=True, timeout=120)
+    assert victim.read_text() == "the victim's file\n"
+
+
+def at_most_768_mib():
+    import resource
+
+    limit = 768 << 20  # a read without a bound fails here, instead of taking a shared machine's memory
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+@pending(9, "CORE", "sign-jwt --claims reads without a bound (MemoryError)")
+@pytest.mark.parametrize("claims", ["/dev/zero", "-"])
+def test_9_sign_jwt_claims_that_never_end_are_a_usage_error_not_a_memory_error(helpers, claims):
+    with open("/dev/zero", "rb") as zero:
+        result = subprocess.run([sys.executable, "-m", "credhelper", "sign-jwt", "-p", "default", "--claims", claims],
+                                env=helpers, stdin=zero, capture_output=True, text=True, timeout=60,
+                                preexec_fn=at_most_768_mib)
+    assert result.returncode == EXIT_USAGE, result.stderr  # main: MemoryError, exit 1
+    assert "internal error" not in result.stderr
+
+
+@pending(2, "CORE", "check_trusted refuses every file on Windows (st_mode 0o666)")
+def test_2_windows_files_are_not_refused_for_mode_bits_windows_does_not_have(tmp_path, monkeypatch):
+    # Windows has no POSIX owners or modes: os.stat reports every writable file as 0o666 (and has no
+    # os.getuid). credentials.check_trusted then refused every profile and credentials file there as
+    # "writable by other users", so credhelper could not run on Windows at all.
+    from credhelper import credentials
+
+    monkeypatch.delattr(os, "getuid")
+    st = os.stat_result((stat.S_IFREG | 0o666, 0, 0, 1, 0, 0, 100, 0, 0, 0))
+    credentials.check_trusted(str(tmp_path / "profiles.ini"), st, "profile file")
+
+
+INJECTED = "ya29.hostile\nurl=https://evil.example/\nquit=1\r\nX-Injected: 1"
+
+
+def injecting_google(handler):
+    """An upstream whose tokens carry line breaks: lines of its choosing in git's credential protocol, headers in
+    --format header."""
+    if handler.path.endswith("/token"):
+        return json_answer({"access_token": "ya29.source", "expires_in": 3600, "token_type": "Bearer"})
+    if handler.path.endswith(":generateAccessToken"):
+        return json_answer({"accessToken": INJECTED, "expireTime": "2099-01-01T00:00:00Z"})
+    return json_answer({"error": "not found"}, 404)
+
+
+@pending(7, "CORE", "token values from upstream are not checked for control characters")
+def test_a_token_with_line_breaks_from_upstream_is_refused_not_passed_on(tmp_path, sample):
+    with StubServer(injecting_google) as hostile:
+        config = write_profiles(tmp_path / "profiles.ini", hostile.url,
+                                {"default": {"source": sample.source_key, "target": TARGET}})
+        env = protocol_env(tmp_path, config)
+        git = subprocess.run(["git-credential-credhelper", "get"], env=env, timeout=60, capture_output=True, text=True,
+                             input="protocol=https\nhost=example.googlesource.com\n\n")
+        header = run_cli(["print-access-token", "--format", "header"], env)
+    keys = [line.partition("=")[0] for line in git.stdout.splitlines()]
+    assert set(keys) <= {"username", "password", "password_expiry_utc"}, git.stdout
+    assert "X-Injected" not in header.stdout and header.stdout.count("\n") <= 1, header.stdout
+
+
+def echoing_token_endpoint(handler):
+    """An upstream that refuses a grant and quotes what it was sent, as some proxies and servers do."""
+    import urllib.parse
+
+    body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0)).decode()
+    sent = " ".join(v for values in urllib.parse.parse_qs(body).values() for v in values)
+    return json_answer({"error": "invalid_grant", "error_description": f"refused: {sent}"}, 400)
+
+
+@pytest.mark.parametrize("source", [
+    pytest.param("authorized_user", marks=pending(
+        5, "CORE", "upstream messages are redacted by pattern, not by the secret values credhelper sent")),
+    "source_key"])
+def test_an_upstream_quoting_the_request_gets_no_secret_into_errors(tmp_path, sample, source):
+    path = getattr(sample, source)
+    with open(path) as f:
+        info = json.load(f)
+    with StubServer(echoing_token_endpoint) as upstream:
+        config = write_profiles(tmp_path / "profiles.ini", upstream.url, {"u": {"source": path, "target": TARGET}})
+        results = [run_cli(argv, cli_env(tmp_path, config)) for argv in
+                   (["print-access-token", "-p", "u"], ["-vv", "doctor", "-p", "u"], ["-vv", "whoami", "-p", "u"])]
+    secrets = [info[k] for k in ("refresh_token", "client_secret") if k in info]
+    for result in results:
+        text = result.stdout + result.stderr
+        assert result.returncode != 0 and "refused" in text
+        assert not [s for s in secrets if s in text], text
+        assert not [w for w in text.split() if w.startswith("eyJ")], text  # the signed assertion
