@@ -439,9 +439,7 @@ def plant(tmp_path, config, how):
 
 
 @pytest.mark.parametrize("how", ["their-directory", "symlink-to-their-directory", "their-token-file",
-                                 "symlinked-token-file",
-                                 pytest.param("world-writable-directory", marks=pending(
-                                     4, "CORE", "a 0777 cache directory is tightened under the lock, then trusted"))])
+                                 "symlinked-token-file", "world-writable-directory"])
 def test_4_a_token_planted_in_the_cache_is_never_served(tmp_path, emulator, sample, how):
     config = write_profiles(tmp_path / "profiles.ini", emulator.url,
                             {"t": {"source": sample.source_key, "target": TARGET}}, cache="file")
@@ -670,7 +668,6 @@ def test_9_a_closed_stdin_is_a_usage_error_for_sign_jwt_claims_from_stdin(helper
     with_stdin_closed(helpers, [sys.executable, "-m", "credhelper", "sign-jwt", "-p", "default", "--claims", "-"])
 
 
-@pending(9, "CORE")
 def test_9_a_2000_deep_chain_of_profile_sources_is_a_profile_error(tmp_path, emulator, sample):
     profiles = {"p0": {"source": sample.source_key, "target": TARGET}}
     profiles.update({f"p{i}": {"source": f"profile:p{i - 1}"} for i in range(1, 2000)})
@@ -743,7 +740,6 @@ def at_most_768_mib():
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-@pending(9, "CORE", "sign-jwt --claims reads without a bound (MemoryError)")
 @pytest.mark.parametrize("claims", ["/dev/zero", "-"])
 def test_9_sign_jwt_claims_that_never_end_are_a_usage_error_not_a_memory_error(helpers, claims):
     with open("/dev/zero", "rb") as zero:
@@ -754,16 +750,46 @@ def test_9_sign_jwt_claims_that_never_end_are_a_usage_error_not_a_memory_error(h
     assert "internal error" not in result.stderr
 
 
-@pending(2, "CORE", "check_trusted refuses every file on Windows (st_mode 0o666)")
-def test_2_windows_files_are_not_refused_for_mode_bits_windows_does_not_have(tmp_path, monkeypatch):
-    # Windows has no POSIX owners or modes: os.stat reports every writable file as 0o666 (and has no
-    # os.getuid). credentials.check_trusted then refused every profile and credentials file there as
-    # "writable by other users", so credhelper could not run on Windows at all.
+@pytest.fixture
+def like_windows(monkeypatch):
+    """This process as Windows shows files: no os.getuid, no openat walk, and every writable file mode 0o666,
+    every directory 0o777 (os.stat has no POSIX modes to report there)."""
+    from credhelper import privatefile
+
+    def windows_modes(real):
+        def fake(*args, **kwargs):
+            st = real(*args, **kwargs)
+            bits = 0o777 if stat.S_ISDIR(st.st_mode) else 0o666
+            return os.stat_result((stat.S_IFMT(st.st_mode) | bits, *tuple(st)[1:]))
+        return fake
+
+    monkeypatch.setattr(privatefile, "_HAS_UIDS", False)
+    monkeypatch.setattr(privatefile, "_WALK", False)
+    monkeypatch.delattr(os, "getuid")
+    for name in ("stat", "lstat", "fstat"):
+        monkeypatch.setattr(os, name, windows_modes(getattr(os, name)))
+
+
+def test_2_windows_profile_and_credentials_files_are_not_refused_for_modes_it_does_not_have(tmp_path, sample,
+                                                                                          like_windows):
     from credhelper import credentials
 
-    monkeypatch.delattr(os, "getuid")
-    st = os.stat_result((stat.S_IFREG | 0o666, 0, 0, 1, 0, 0, 100, 0, 0, 0))
-    credentials.check_trusted(str(tmp_path / "profiles.ini"), st, "profile file")
+    profiles = tmp_path / "profiles.ini"
+    profiles.write_text("[default]\nsource = adc\n")
+    credentials.check_trusted(str(profiles), os.stat(profiles), "profile file")
+    assert credentials.read_trusted_file(str(profiles), "profile file").startswith(b"[default]")
+    assert credentials.read_credentials(sample.source_key).type == "service_account"
+
+
+@pending(4, "CORE", "on Windows the cache directory always looks open to others (0o777): every read misses")
+def test_4_windows_cache_hits(tmp_path, like_windows):
+    from credhelper.cache import TokenCache
+    from credhelper.token import ACCESS_TOKEN, Token
+
+    cache = TokenCache(backend="file", runtime_dir=str(tmp_path / "runtime"))
+    key = "ab" * 32
+    cache.put(key, Token(ACCESS_TOKEN, "ya29.cached", time.time() + 3600), {"profile": "t"})
+    assert cache.get(key, margin_secs=60) is not None
 
 
 INJECTED = "ya29.hostile\nurl=https://evil.example/\nquit=1\r\nX-Injected: 1"
