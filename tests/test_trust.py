@@ -846,3 +846,27 @@ def test_an_upstream_quoting_the_request_gets_no_secret_into_errors(tmp_path, sa
         assert result.returncode != 0 and "refused" in text
         assert not [s for s in secrets if s in text], text
         assert not [w for w in text.split() if w.startswith("eyJ")], text  # the signed assertion
+
+
+@pending(2, "CORE", "the subject token file an external_account file names is not checked")
+@pytest.mark.parametrize("how", ["theirs", "world-writable"])
+def test_2_a_subject_token_file_another_user_controls_is_refused(tmp_path, emulator, sample, how):
+    # Whoever controls the subject token chooses the federated identity credhelper acts as
+    with open(sample.external_account) as f:
+        info = json.load(f)
+    subject = tmp_path / "subject.jwt"
+    shutil.copy(info["credential_source"]["file"], subject)
+    if how == "theirs":
+        uid, gid = other_user()
+        subject.chmod(0o644)
+        os.chown(subject, uid, gid)
+    else:
+        subject.chmod(0o666)
+    info["credential_source"]["file"] = str(subject)
+    external = tmp_path / "external_account.json"
+    external.write_text(json.dumps(info))
+    external.chmod(0o600)
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"u": {"source": external, "target": TARGET}})
+    result = run_cli(["print-access-token", "--profile", "u"], cli_env(tmp_path, config))
+    assert result.returncode == EXIT_PROFILE and str(subject) in result.stderr, result.stderr
+    assert emulator.counters.get("sts", 0) == 0
