@@ -72,18 +72,25 @@ def as_other_user(func, *args):
     """func(*args) run by the second user in a forked child (/root, so the Python binary, is 0700 to it:
     no exec). Returns what func returns (picklable); an exception in the child is raised here as an
     AssertionError naming it."""
+    return in_forked_child(func, *args, user=other_user())
+
+
+def in_forked_child(func, *args, user=None):
+    """func(*args) in a forked child (as user=(uid, gid) when given), so that what it changes in its
+    process (limits, prctl flags, credentials) never reaches the test process. Returns what func
+    returns (picklable); an exception in the child is raised here as an AssertionError naming it."""
     import pickle
 
-    uid, gid = other_user()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         status = 0
         try:
             os.close(read_end)
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
+            if user is not None:
+                os.setgroups([])
+                os.setgid(user[1])
+                os.setuid(user[0])
             try:
                 outcome = (True, func(*args))
             except BaseException as exc:  # noqa: BLE001 - reported to the parent
@@ -99,8 +106,8 @@ def as_other_user(func, *args):
         data = f.read()
     os.waitpid(pid, 0)
     if not data:
-        raise AssertionError("the second user's child process died without an answer")
+        raise AssertionError("the forked child died without an answer")
     ok, value = pickle.loads(data)
     if not ok:
-        raise AssertionError(f"as the second user: {value}")
+        raise AssertionError(f"in the forked child{' as the second user' if user else ''}: {value}")
     return value

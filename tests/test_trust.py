@@ -19,7 +19,7 @@ import pytest
 
 from credhelper.errors import EXIT_PROFILE, EXIT_USAGE
 from protocols_stubs import StubServer, protocol_env, token_email
-from support import DELEGATE_B, TARGET, as_other_user, cli_env, other_user, run_cli, write_profiles
+from support import DELEGATE_B, TARGET, as_other_user, cli_env, in_forked_child, other_user, run_cli, write_profiles
 
 
 def pending(item, owner, found=None):
@@ -870,3 +870,24 @@ def test_2_a_subject_token_file_another_user_controls_is_refused(tmp_path, emula
     result = run_cli(["print-access-token", "--profile", "u"], cli_env(tmp_path, config))
     assert result.returncode == EXIT_PROFILE and str(subject) in result.stderr, result.stderr
     assert emulator.counters.get("sts", 0) == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_DUMPABLE is Linux's")
+def test_10_a_serving_process_is_not_dumpable_so_its_own_user_cannot_attach_to_it():
+    # In a forked child (the flag must not reach pytest): dumpable as any process starts, then what
+    # serve-metadata and exec --metadata do before serving, then the kernel's answer
+    import ctypes
+
+    from credhelper import metadata
+
+    PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+
+    def dumpable_after(protect):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        if protect:
+            metadata.protect_memory()
+        return libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)
+
+    assert in_forked_child(dumpable_after, False) == 1  # the check can tell
+    assert in_forked_child(dumpable_after, True) == 0
