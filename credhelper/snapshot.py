@@ -6,7 +6,7 @@ profiles it was most of a hit. remember() keeps the parsed value together with t
 from, and returns it only for the same text, byte for byte: nothing to invalidate, no clock or
 mtime granularity involved, and an edit is simply a miss.
 
-Snapshots live in the runtime directory (snapshots/NAME-CRC.marshal), written and read through
+Snapshots live in the runtime directory (snapshots/NAME-SOURCE.marshal), written and read through
 privatefile (the user's own, mode 0600, no symlink on the way). marshal's format belongs to the
 interpreter that wrote it: a snapshot records its interpreter, and another one's is a miss. A
 snapshot that cannot be read, or written, only costs a parse. Standard library only.
@@ -15,7 +15,6 @@ snapshot that cannot be read, or written, only costs a parse. Standard library o
 import marshal
 import os
 import sys
-import zlib
 
 from credhelper import privatefile
 
@@ -33,7 +32,7 @@ def remember(directory, name, source, text, make, maker=()):
     make() returns plain data marshal can write (tuples, lists, dicts, strings, numbers; no
     namedtuples); exceptions from it pass through and nothing is stored.
     """
-    path = os.path.join(directory, "snapshots", f"{name}-{zlib.crc32(source.encode('utf-8', 'surrogateescape')):08x}.marshal")
+    path = os.path.join(directory, "snapshots", f"{name}-{_file_name(source)}.marshal")
     try:
         interpreter, saved_maker, saved_source, saved_text, value = marshal.loads(
             privatefile.read_private(path, max_bytes=MAX_SNAPSHOT_BYTES))
@@ -47,3 +46,9 @@ def remember(directory, name, source, text, make, maker=()):
     except (OSError, ValueError):
         pass  # the next call parses again
     return value
+
+
+def _file_name(source):
+    """A file name for source (a path): its characters, others as "_", the last 100, and its length.
+    Two paths that share one (absurdly alike) only take turns: each snapshot names its source."""
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in source)[-100:] + f"-{len(source)}"
