@@ -10,7 +10,9 @@ cache (two requests, stored); a mint from nothing (`--no-cache`); the warm hit w
 profiles in the file and 1,000 entries in the index and the keyring; and, when installed, the
 gcloud tools a user would otherwise run. Each round runs every case once, in turn, so the
 machine's load falls on all of them alike: the ratio to `python -c pass` is taken within each
-round and the table shows the median ratio over the rounds (and the median milliseconds). Peak
+round and the table shows the median ratio over the rounds (and the median milliseconds); the
+same for CPU time (user + system, of the process and its children), which other processes'
+load changes less than wall time (a Secret Service call's wait for the daemon is not in it). Peak
 RSS is GNU time's, the maximum of 3 more runs; requests are the emulator's counters per run.
 
 credhelper runs from a virtual environment of its own (.venv/bench), built with the
@@ -29,6 +31,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -135,7 +138,7 @@ class Case:
     def __init__(self, name, argv, env, stdin=None, before_each=None, expect_requests=None, slow=False):
         self.name, self.argv, self.env, self.stdin = name, argv, env, stdin
         self.before_each, self.expect_requests, self.slow = before_each, expect_requests, slow
-        self.times, self.requests, self.failures = [], [], 0
+        self.times, self.cpu, self.requests, self.failures = [], [], [], 0
 
 
 class Bench:
@@ -147,17 +150,22 @@ class Bench:
     # -- running one process ------------------------------------------------------------------------
 
     def measure(self, case):
-        """Seconds of one fresh process of case (stdout discarded; stderr shown when it fails)."""
+        """(wall seconds, CPU seconds) of one fresh process of case (stdout discarded; stderr shown when it
+        fails). CPU: user + system time of the process and what it waited for, which the load of other
+        processes on the machine changes far less than the wall time."""
         with tempfile.TemporaryFile() as err:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             p = subprocess.run(case.argv, env=case.env, input=(case.stdin or "").encode(), stdout=subprocess.DEVNULL,
                                stderr=err)
             elapsed = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             if p.returncode != 0:
                 case.failures += 1
                 err.seek(0)
                 sys.stderr.write(f"bench: {' '.join(case.argv)} exited {p.returncode}: {err.read().decode()[-800:]}\n")
-        return elapsed
+        return elapsed, cpu
 
     def peak_rss_kib(self, case):
         """Peak RSS of the process and its children, measured by GNU time (not by us: a child forked
@@ -184,7 +192,9 @@ class Bench:
                 if case.before_each:
                     case.before_each()
                 self.emulator.reset_counters()
-                case.times.append(self.measure(case))
+                wall, cpu = self.measure(case)
+                case.times.append(wall)
+                case.cpu.append(cpu)
                 case.requests.append(sum(self.emulator.counters.values()))
             sys.stderr.write(f"bench: round {n + 1}/{self.args.runs}\n")
 
@@ -203,6 +213,8 @@ class Bench:
             row = {"name": case.name, "median_ms": statistics.median(case.times) * 1000,
                    "x_python": statistics.median(case.times[i] / floor.times[i] for i in rounds),
                    "x_hit": statistics.median(case.times[i] / hit.times[i] for i in rounds),
+                   "cpu_ms": statistics.median(case.cpu) * 1000,
+                   "cpu_x_python": statistics.median(case.cpu[i] / floor.cpu[i] for i in rounds if floor.cpu[i]),
                    "peak_rss_mb": max(rss) / 1024, "requests_per_run": statistics.median(case.requests),
                    "runs": len(case.times), "failures": case.failures}
             if case.expect_requests is not None and row["requests_per_run"] != case.expect_requests:
@@ -355,13 +367,13 @@ def _target(row):
 
 
 def _markdown(rows):
-    lines = ["| path | median ms | x python | x hit | target | peak RSS MB | requests/run |",
-             "|---|---:|---:|---:|---|---:|---:|"]
+    lines = ["| path | median ms | x python | x hit | target | CPU ms | CPU x python | peak RSS MB | requests/run |",
+             "|---|---:|---:|---:|---|---:|---:|---:|---:|"]
     for r in rows:
         target, met = _target(r)
         mark = "" if met is None else (" met" if met else " **not met**")
         lines.append(f"| {r['name']} | {r['median_ms']:.1f} | {r['x_python']:.2f} | {r['x_hit']:.2f} | {target}{mark} | "
-                     f"{r['peak_rss_mb']:.1f} | {r['requests_per_run']:g}"
+                     f"{r['cpu_ms']:.1f} | {r['cpu_x_python']:.2f} | {r['peak_rss_mb']:.1f} | {r['requests_per_run']:g}"
                      + (" (!)" if r.get("note") else "") + (f" ({r['failures']} failed)" if r["failures"] else "") + " |")
     return "\n".join(lines) + "\n"
 
