@@ -16,8 +16,8 @@ SSL_CERT_FILE / SSL_CERT_DIR, else certifi's bundle (see tls_context).
 
 Why not requests: google.auth.transport.requests (requests, urllib3, charset_normalizer, idna)
 is about 100 ms of imports, a third of a cold mint; google-auth imports http.client itself. A
-session object (google-auth mounts its metadata-server mTLS adapter on one, see Request.session)
-is still honoured.
+requests-like session is still honoured when given (Request.session), e.g. one whose adapter
+presents a client certificate.
 
 Nothing here logs a URL's query string or a body (either may carry a secret).
 """
@@ -116,8 +116,8 @@ class Request(google.auth.transport.Request):
     """A google.auth.transport.Request with retries, backoff and a deadline shared by all calls.
 
     session: None (the standard library connects), or a requests.Session-like object that every
-    request goes through instead; google-auth sets one when it mounts its mTLS adapter for the
-    metadata server (GCE_METADATA_MTLS_MODE), so that keeps working.
+    request goes through instead (google-auth's compute_engine mounts its metadata-server mTLS
+    adapter on this attribute when it exists; credhelper's own metadata source does not use it).
     """
 
     def __init__(self, deadline_secs=None, session=None, sleep=time.sleep, clock=time.monotonic, env=None):

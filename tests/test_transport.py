@@ -464,15 +464,11 @@ def test_a_certificate_for_another_host_does_not_verify(pki):
 
 
 # -- mTLS --------------------------------------------------------------------------------------------------
-# google-auth uses client certificates in two places. (1) The metadata server over mTLS
-# (GCE_METADATA_MTLS_MODE): google.auth.compute_engine mounts its MdsMtlsAdapter on the transport's
-# `session` when the transport has one; credhelper's Request has that attribute, and sends through the
-# session once it is set, so google-auth's own adapter carries the certificate. Shown here with a
-# session whose adapter presents a client certificate, as MdsMtlsAdapter does (its certificate paths
-# are fixed under /run/google-mds-mtls and its host must be metadata.google.internal, which a test
-# cannot provide). (2) GOOGLE_API_USE_CLIENT_CERTIFICATE with AuthorizedSession.configure_mtls_channel
-# switches API calls to *.mtls.googleapis.com: credhelper never used that (its requests transport had no
-# client certificate either), so nothing regresses; see README (Speed).
+# credhelper sends no client certificate (README, Speed: mTLS). google-auth uses one for the metadata
+# server in its mTLS mode, by mounting its MdsMtlsAdapter on a transport's `session` attribute, and for
+# *.mtls.googleapis.com through AuthorizedSession; credhelper's metadata source speaks the protocol itself
+# and it never used AuthorizedSession. What the transport does keep: a session given to it carries every
+# request, so an adapter that presents a client certificate (as MdsMtlsAdapter does) works.
 
 class _ClientCertAdapter(requests.adapters.HTTPAdapter):
     def __init__(self, ca, cert):
