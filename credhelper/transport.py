@@ -10,6 +10,9 @@ upstream request gets the same policy:
     the proxy's CONNECT, the TLS handshake, sending and every read of the answer end when the
     deadline (or the attempt's REQUEST_TIMEOUT_SECS) does, even against a server that sends one
     byte a second; no retry starts once the deadline has passed.
+Redirects are not followed (requests followed them): Google's token, IAM, STS and metadata
+endpoints answer in place, and a 3xx reaches the caller as the answer it is, so no request body or
+Authorization header is ever replayed to another URL.
 Proxies and CAs as requests finds them: https_proxy / http_proxy / all_proxy and no_proxy
 (lower case first, then upper case; see proxy_for); REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, else
 SSL_CERT_FILE / SSL_CERT_DIR, else certifi's bundle (see tls_context).

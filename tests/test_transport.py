@@ -93,7 +93,7 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.seen.append((self.command, self.path, dict(self.headers)))
         peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
-        status = int(self.path.split("/status/", 1)[1]) if "/status/" in self.path else 200
+        status = int(self.path.split("/status/", 1)[1].split("?")[0]) if "/status/" in self.path else 200
         answer = {"method": self.command, "path": self.path, "body": body.decode(),
                   "user_agent": self.headers.get("User-Agent"),
                   "client_cert": dict(x[0] for x in peer["subject"]) if peer else None}
@@ -103,6 +103,8 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("X-Echo", "yes")
+        if 300 <= status < 400:
+            self.send_header("Location", f"http://127.0.0.1:{self.server.port}/elsewhere")
         if "/chunked" in self.path:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
@@ -273,6 +275,15 @@ def test_answers_are_the_ones_google_auths_requests_transport_gets(echo, monkeyp
     assert ours.headers["content-type"] == ours.headers["Content-Type"] == theirs.headers["Content-Type"]
     assert ours.headers.get("x-echo") == "yes" and "X-ECHO" in ours.headers
     print(f"\n{method} {path}: HTTP {ours.status}, {len(ours.data)} bytes, as google.auth.transport.requests")
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_the_answer_not_followed(echo, status):
+    request = transport.Request(deadline_secs=10, env=NO_PROXY_ENV)
+    resp = request(f"http://127.0.0.1:{echo.port}/status/{status}", method="POST", body=b"assertion=secret",
+                   headers={"Authorization": "Bearer ya29.EMULATED-redirect"})
+    assert resp.status == status and resp.headers["location"].endswith("/elsewhere")
+    assert [path for _, path, _ in echo.seen] == [f"/status/{status}"]  # nothing replayed to the new location
 
 
 def test_an_answer_cut_short_is_a_connection_failure_and_retried(emulator, monkeypatch):
