@@ -890,3 +890,97 @@ def test_signed_jwts_are_not_cached_but_start_from_the_cached_source_token(emula
         broker.get_token(config.resolve("default"), "jwt", cache=cache, claims=claims)
     assert emulator.counters["signJwt"] == 2 and emulator.counters["token"] == 1
     assert len(cache.entries()) == before and "jwt" not in {e["kind"] for e in cache.entries()}
+
+
+# -- the read path trusts only our own files (issue 12.4) ----------------------------------------------
+
+def _planted(runtime, profile, backend="file"):
+    cache = TokenCache(backend=backend, runtime_dir=runtime, stderr=io.StringIO())
+    key = cache_key(profile, "access_token")
+    cache.put(key, token(expiry=time.time() + 3600), meta(profile))
+    assert cache.get(key, 300) is not None
+    reader = TokenCache(backend=backend, runtime_dir=runtime, stderr=io.StringIO())
+    return reader, key
+
+
+def _assert_miss_with_one_warning(reader, key, why):
+    from credhelper import cache as cache_module
+
+    cache_module._warned_untrusted.clear()
+    reader._stderr = io.StringIO()
+    assert reader.get(key, 300) is None and reader.get(key, 300) is None
+    warnings = reader._stderr.getvalue().splitlines()
+    assert len(warnings) == 1 and "not using the token cache" in warnings[0] and why in warnings[0], warnings
+
+
+def test_a_runtime_directory_others_can_enter_is_a_miss(runtime, profile):
+    reader, key = _planted(runtime, profile)
+    os.chmod(runtime, 0o755)
+    _assert_miss_with_one_warning(reader, key, "not a private directory of yours")
+
+
+def test_a_symlinked_runtime_directory_or_index_is_a_miss(runtime, profile, tmp_path):
+    reader, key = _planted(runtime, profile)
+    os.rename(runtime, str(tmp_path / "elsewhere"))
+    os.symlink(str(tmp_path / "elsewhere"), runtime)
+    _assert_miss_with_one_warning(reader, key, "not a directory")
+    os.unlink(runtime)
+    os.rename(str(tmp_path / "elsewhere"), runtime)
+    index = os.path.join(runtime, "index.json")
+    os.rename(index, index + ".real")
+    os.symlink(index + ".real", index)
+    _assert_miss_with_one_warning(reader, key, "symlink")
+
+
+def test_files_another_user_planted_in_the_cache_are_a_miss(runtime, profile):
+    from support import other_user
+
+    uid, gid = other_user()
+    reader, key = _planted(runtime, profile)
+    token_file = os.path.join(runtime, "tokens", f"{key}.json")
+    os.chown(token_file, uid, gid)
+    _assert_miss_with_one_warning(reader, key, "owned by another user")
+    os.chown(token_file, os.getuid(), os.getgid())
+    os.chown(os.path.join(runtime, "index.json"), uid, gid)
+    _assert_miss_with_one_warning(reader, key, "owned by another user")
+    os.chown(os.path.join(runtime, "index.json"), os.getuid(), os.getgid())
+    os.chown(runtime, uid, gid)
+    _assert_miss_with_one_warning(reader, key, "not a private directory of yours")
+
+
+def test_the_key_file_is_read_once_per_command(sample, tmp_path, monkeypatch):
+    """issue 11.2: validation, the cache key and loading the source all ask credentials, which reads once."""
+    from credhelper import broker, credentials, privatefile
+    from credhelper import source as sources
+
+    keyfile = str(tmp_path / "key.json")
+    with open(keyfile, "w") as f:
+        f.write(open(sample.source_key).read())
+    reads = []
+    real = privatefile.read_owned
+    monkeypatch.setattr(privatefile, "read_owned", lambda path, *a: reads.append(path) or real(path, *a))
+    credentials._read_cache.clear()
+    p = parse_config(f"[default]\nsource = {keyfile}\ntarget = {TARGET}\n", "/p.ini").resolve(None)
+    cache_key(p, "access_token")
+    broker.source_key(p)
+    sources.load_source(p)
+    assert reads == [keyfile]
+    with open(keyfile, "a") as f:
+        f.write(" ")  # changed on disk: read again
+    cache_key(p, "access_token")
+    assert reads == [keyfile, keyfile]
+
+
+def test_cache_clear_of_an_unknown_profile_is_an_error_with_a_suggestion(tmp_path):
+    from support import cli_env, run_cli
+
+    config = tmp_path / "profiles.ini"
+    config.write_text(f"[cache]\nbackend = file\n[profile deploy]\ntarget = {TARGET}\n")
+    config.chmod(0o600)
+    env = cli_env(tmp_path, config)
+    result = run_cli(["cache", "clear", "--profile", "deplyo"], env)
+    assert result.returncode == 3 and "no profile named 'deplyo', and no cached tokens of one" in result.stderr
+    assert "did you mean 'deploy'?" in result.stderr
+    assert run_cli(["cache", "clear", "--profile", "deploy"], env).returncode == 0  # known, even with nothing cached
+    listed = run_cli(["cache", "list"], env)
+    assert listed.returncode == 0 and "no cached tokens (new tokens go to: file)" in listed.stderr

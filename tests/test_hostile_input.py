@@ -441,9 +441,6 @@ def argv_world(tmp_path, sample, monkeypatch):
     claims.write_text('{"aud": "x", "exp": "soon"}')
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(transport, "MAX_ATTEMPTS", 1)  # 127.0.0.1:9 refuses at once; no backoff to wait out
-    from google.auth.compute_engine import _metadata
-
-    monkeypatch.setattr(_metadata, "_GCE_METADATA_HOST", "127.0.0.1:9")  # ADC's last resort: refused at once
     env = {"HOME": str(home), "CREDHELPER_CONFIG": str(config), "XDG_RUNTIME_DIR": str(tmp_path / "run"),
            "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"),
            "GIT_CONFIG_NOSYSTEM": "1", "DOCKER_CONFIG": str(tmp_path / "docker"),

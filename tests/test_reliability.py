@@ -90,14 +90,11 @@ def test_n_retryable_failures_then_success_takes_n_plus_one_requests(emulator, p
     ("default", JWT, "signJwt"),
 ])
 def test_every_upstream_request_gets_the_same_retry_policy(emulator, profiles, name, kind, endpoint, monkeypatch):
-    from google.auth.compute_engine import _metadata
-
-    monkeypatch.setattr(_metadata, "_GCE_METADATA_HOST", _metadata._GCE_METADATA_HOST)  # the gce profile sets it
     params = {ID_TOKEN: {"audience": AUDIENCE}, JWT: {"claims": {"aud": AUDIENCE, "exp": int(time.time()) + 600}}}
     params = params.get(kind, {})
     token, _, _ = mint(profiles, name, kind, **params)
     assert isinstance(token, Token), token
-    baseline = emulator.counters[endpoint]  # requests to it when nothing fails (2 for the metadata source)
+    baseline = emulator.counters[endpoint]  # requests to it when nothing fails 
     n = transport.MAX_ATTEMPTS - 1
     emulator.reset()
     emulator.faults.add(endpoint=endpoint, status=503, times=n)
