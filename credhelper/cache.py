@@ -20,15 +20,13 @@ import os
 import sys
 import time
 
-from credhelper import locks
 from credhelper.credentials import sha256_hex, source_identity
 from credhelper.errors import CacheError, SourceError, UpstreamError
+from credhelper.stores import KEYRING_STORES, SERVICE_NAME, STORE_FILE, STORE_KEYRING, STORE_SECRET_SERVICE  # noqa: F401
 from credhelper.stores import Unusable, Untrusted
 from credhelper.stores import file as file_store
-from credhelper.stores import keyring as keyring_store
 from credhelper.token import Token
 
-SERVICE_NAME = keyring_store.SERVICE_NAME
 KEY_VERSION = 2  # bump when the key material changes shape: old entries become misses (2: shared source tokens)
 DEFAULT_LOCK_TIMEOUT_SECS = 30
 LOCK_POLL_MIN_SECS = 0.005
@@ -38,11 +36,6 @@ MAX_INDEX_BYTES = 4 << 20
 BACKENDS = ("keyring", "file", "none")
 # what an index entry may hold besides expiry and store; anything else in meta is dropped
 META_KEYS = ("profile", "kind", "scopes", "audience", "target", "include_email", "lifetime_secs")
-
-# stores, as recorded per entry in the index
-STORE_SECRET_SERVICE = keyring_store.STORE_SECRET_SERVICE
-STORE_KEYRING = keyring_store.STORE_KEYRING
-STORE_FILE = file_store.NAME
 
 FALLBACK_FIX = ("start a Secret Service (e.g. gnome-keyring-daemon --components=secrets, unlocked) "
                 "or set '[cache] backend = file' in the profile file")
@@ -179,7 +172,7 @@ class TokenCache:
         self.lock_timeout_secs = lock_timeout_secs
         self._runtime_dir = runtime_dir
         self._stderr = stderr
-        self._keyring = keyring_store.Store(self._log) if backend == "keyring" else None
+        self._keyring_obj = None
         self._file = None
 
     def __new__(cls, backend="keyring", *args, **kwargs):
@@ -209,6 +202,13 @@ class TokenCache:
         return _private_dir(self._path(name))
 
     @property
+    def _keyring(self):
+        """The keyring store (its module is imported only when this cache uses the keyring)."""
+        if self._keyring_obj is None and self.backend == "keyring":
+            self._keyring_obj = _keyring_store(self._log)
+        return self._keyring_obj
+
+    @property
     def file_store(self):
         if self._file is None:
             label = "file" if self.backend == "file" else "file (keyring unavailable)"
@@ -219,7 +219,7 @@ class TokenCache:
         """The store an index entry names, or None when this cache does not read it."""
         if name == STORE_FILE:
             return self.file_store
-        if name in keyring_store.NAMES and self.backend == "keyring":
+        if name in KEYRING_STORES and self.backend == "keyring":
             return self._keyring
         return None
 
@@ -297,8 +297,8 @@ class TokenCache:
 
     def _forget(self, key, entry):
         self.file_store.delete(_checked(key))
-        if isinstance(entry, dict) and entry.get("store") in keyring_store.NAMES:
-            (self._keyring or keyring_store.Store(self._log)).delete(key)
+        if isinstance(entry, dict) and entry.get("store") in KEYRING_STORES:
+            (self._keyring or _keyring_store(self._log)).delete(key)
 
     def clear(self, profile=None, keys=()):
         """Remove every cached token, or only the profile's and those under `keys`; return how many."""
@@ -333,6 +333,8 @@ class TokenCache:
         Waits at most lock_timeout_secs, or timeout_secs (what is left of the command's deadline) when
         that is shorter: a caller never waits past its own deadline for another process's mint.
         """
+        from credhelper.locks import release, try_acquire  # only when minting: never on a hit
+
         path = os.path.join(self._private_subdir("locks"), f"{_checked(key)}.lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0), 0o600)
         try:
@@ -341,7 +343,7 @@ class TokenCache:
             delay = LOCK_POLL_MIN_SECS
             while True:
                 try:
-                    if locks.try_acquire(fd, path):
+                    if try_acquire(fd, path):
                         break
                 except OSError as exc:
                     raise CacheError(f"cannot lock {path}: {exc.strerror}",
@@ -365,7 +367,7 @@ class TokenCache:
                 os.write(fd, f"{os.getpid()}\n".encode())
                 yield
             finally:
-                locks.release(fd, path)
+                release(fd, path)
         finally:
             os.close(fd)  # closing the only descriptor releases flock and msvcrt locks
 
@@ -402,11 +404,13 @@ class TokenCache:
     @contextlib.contextmanager
     def _index_update(self):
         """Read-modify-write the index under its own lock; a corrupt index starts over empty."""
+        from credhelper.locks import release, try_acquire
+
         _private_dir(self.runtime_dir)
         path = self._path("index.lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0), 0o600)
         try:
-            while not locks.try_acquire(fd, path):  # held only for a read and a write of a small file
+            while not try_acquire(fd, path):  # held only for a read and a write of a small file
                 time.sleep(LOCK_POLL_MIN_SECS)
             try:
                 entries = dict(self._index_entries())
@@ -414,7 +418,7 @@ class TokenCache:
                 data = json.dumps({"version": INDEX_VERSION, "entries": entries}, sort_keys=True, indent=1)
                 _write_private(self._path("index.json"), data.encode("utf-8"))
             finally:
-                locks.release(fd, path)
+                release(fd, path)
         finally:
             os.close(fd)
 
@@ -533,11 +537,17 @@ class CachedMinter:
 def _earlier_keyring_write(entries, key):
     """The index fields of key's own earlier keyring write, else of the latest one (by expiry), or None."""
     mine = entries.get(key)
-    if isinstance(mine, dict) and mine.get("store") in keyring_store.NAMES:
+    if isinstance(mine, dict) and mine.get("store") in KEYRING_STORES:
         return mine
-    earlier = [e for e in entries.values() if isinstance(e, dict) and e.get("store") in keyring_store.NAMES]
+    earlier = [e for e in entries.values() if isinstance(e, dict) and e.get("store") in KEYRING_STORES]
     return max(earlier, key=lambda e: e.get("expiry") if isinstance(e.get("expiry"), (int, float)) else 0,
                default=None)
+
+
+def _keyring_store(log):
+    from credhelper.stores import keyring as keyring_store  # only for the keyring backend
+
+    return keyring_store.Store(log)
 
 
 def _checked(key):

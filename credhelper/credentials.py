@@ -247,25 +247,45 @@ def check_field_types(path, info, where=""):
 
 
 def is_safe_endpoint(url):
-    """https anywhere, http only to a loopback host (127.0.0.0/8, ::1, localhost)."""
-    if url[:8].lower() == "https://":
-        return True  # no urllib.parse on the hot path for the usual case
-    if url[:7].lower() != "http://":
-        return False
-    import urllib.parse
+    """https anywhere, http only to a loopback host (127.0.0.0/8, ::1, localhost).
 
-    try:
-        host = urllib.parse.urlsplit(url).hostname or ""
-    except ValueError:
+    Read by hand, not with urllib.parse and ipaddress (3 ms of imports): this runs on every cache hit
+    of a profile with endpoint overrides.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return False
-    return is_loopback_host(host)
+    if scheme.lower() == "https":
+        return True
+    if scheme.lower() != "http":
+        return False
+    authority = rest
+    for end in "/?#":
+        authority = authority.split(end, 1)[0]
+    host = authority.rpartition("@")[2]
+    if host.startswith("["):
+        host, bracket, after = host[1:].partition("]")
+        if not bracket or (after and not (after[:1] == ":" and after[1:].isdigit())):
+            return False
+    else:
+        name, colon, port = host.rpartition(":")
+        if colon:
+            if not port.isdigit():
+                return False
+            host = name
+    return is_loopback_host(host.lower())
 
 
 def is_loopback_host(host):
     """localhost, or an IP literal in 127.0.0.0/8 or ::1 (brackets and port already removed)."""
     if host == "localhost":
         return True
-    import ipaddress  # only when a URL is plain http: 1.6 ms
+    parts = host.split(".")
+    if len(parts) == 4 and all(p.isascii() and p.isdigit() and int(p) <= 255 for p in parts):
+        return parts[0] == "127"
+    if ":" not in host:
+        return False
+    import ipaddress  # an IPv6 literal other than the usual spelling
 
     try:
         return ipaddress.ip_address(host).is_loopback

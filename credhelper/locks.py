@@ -16,10 +16,9 @@ try:
     import fcntl
 except ImportError:  # Windows, or a Python built without it
     fcntl = None
-try:
+msvcrt = None
+if fcntl is None and os.name == "nt":
     import msvcrt
-except ImportError:
-    msvcrt = None
 
 _BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, getattr(errno, "EDEADLK", errno.EAGAIN))
 

@@ -11,6 +11,12 @@ Secret Service items are read back without it, by credhelper.secretservice). The
 store at all is credhelper.cache.NullCache.
 """
 
+SERVICE_NAME = "credhelper"  # the keyring service every token is stored under
+STORE_FILE = "file"
+STORE_SECRET_SERVICE = "secretservice"  # keyring's SecretService backend: readable without keyring
+STORE_KEYRING = "keyring"  # another keyring backend: read through keyring
+KEYRING_STORES = (STORE_SECRET_SERVICE, STORE_KEYRING)
+
 
 class Unusable(Exception):
     """A store cannot work here; reason is short and stable (it names the warn-once marker)."""

@@ -8,9 +8,9 @@ is a miss.
 import contextlib
 import os
 
+from credhelper.stores import STORE_FILE as NAME
 from credhelper.stores import Untrusted
 
-NAME = "file"
 MAX_TOKEN_BYTES = 1 << 16
 
 

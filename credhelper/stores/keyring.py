@@ -6,12 +6,8 @@ only when keyring's own configuration names them. choose() is the capability che
 Unusable with the reason when no fit backend exists, and the cache falls back to files.
 """
 
-from credhelper.stores import Unusable
-
-SERVICE_NAME = "credhelper"
-STORE_SECRET_SERVICE = "secretservice"  # keyring's SecretService backend: readable without keyring
-STORE_KEYRING = "keyring"  # another keyring backend: read through keyring
-NAMES = (STORE_SECRET_SERVICE, STORE_KEYRING)
+from credhelper.stores import KEYRING_STORES as NAMES  # noqa: F401
+from credhelper.stores import SERVICE_NAME, STORE_KEYRING, STORE_SECRET_SERVICE, Unusable
 
 
 class Store:
