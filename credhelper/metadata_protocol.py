@@ -281,8 +281,10 @@ def peer_refusal(server_address, client_address, *, uid=None):
     connection is refused. Elsewhere nothing is known, and nothing is refused.
     """
     owner = peer_uid(server_address, client_address)
+    if owner is None:  # not Linux (no os.getuid on Windows either)
+        return None
     mine = os.getuid() if uid is None else uid
-    if owner is None or owner == mine:
+    if owner == mine:
         return None
     if owner < 0:
         return "the client's socket is not in the kernel's socket table"

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -465,3 +466,24 @@ def test_gcloud_under_exec_metadata(tmp_path, emulator, config):
     token = run_gcloud(env, "auth", "print-access-token", prefix=exec_)
     info = requests.post(f"{emulator.url}/oauth2/v3/tokeninfo", data={"access_token": token}).json()
     assert info["email"] == TARGET
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's socket tables are Linux's")
+@pytest.mark.parametrize("family, address", [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")])
+def test_the_peer_uid_comes_from_the_kernels_socket_table(family, address):
+    from credhelper.metadata_protocol import peer_refusal, peer_uid
+
+    try:
+        listener = socket.socket(family)
+        listener.bind((address, 0))
+    except OSError:
+        pytest.skip(f"no {address} here")
+    with listener:
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname()[:2]):
+            accepted, client = listener.accept()
+            with accepted:
+                server = listener.getsockname()[:2]
+                assert peer_uid(server, client[:2]) == os.getuid()
+                assert peer_refusal(server, client[:2]) is None
+                assert "not ours" in peer_refusal(server, client[:2], uid=os.getuid() + 1)
