@@ -13,7 +13,7 @@ import threading
 import urllib.parse
 from pathlib import Path
 
-from credhelper import privatefile
+from credhelper import urlfile
 from credhelper.emulator import INSTALL_HINT, missing_dependency
 from credhelper.emulator.faults import FaultPlan
 from credhelper.errors import ProfileError, UsageError
@@ -65,10 +65,9 @@ def serve(args):
             print(emulator.url, flush=True)
             if files:
                 _print_files(files, "sample world (removed on exit)")
-            if args.url_file:
-                _write_atomically(args.url_file, emulator.url + "\n")
-            while not stop.wait(0.5):
-                pass
+            with urlfile.published(args.url_file, emulator.url + "\n"):
+                while not stop.wait(0.5):
+                    pass
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -117,10 +116,3 @@ def _parse_faults(text):
         raise UsageError(f"--faults: {exc}",
                          hint='e.g. --faults \'[{"endpoint": "token", "status": 503, "times": 2}]\'') from None
     return faults
-
-
-def _write_atomically(path, text):
-    try:
-        privatefile.write(path, text)
-    except OSError as exc:
-        raise UsageError(f"--url-file {path}: {exc.strerror}", hint=getattr(exc, "hint", None)) from None

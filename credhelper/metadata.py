@@ -7,6 +7,7 @@ dumps off for the process that holds the tokens.
 
 import threading
 
+from credhelper import urlfile
 from credhelper.metadata_protocol import MetadataError, MetadataHandler, log
 from credhelper.token import ACCESS_TOKEN, ID_TOKEN
 
@@ -204,41 +205,17 @@ def serve(args):
     server = start_server(profile, cache_for(config, args), args.port)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    wrote_url_file = False
     try:
-        if args.url_file:
-            _write_atomically(args.url_file, server.host_port + "\n")
-            wrote_url_file = True
-        sys.stdout.write(server.host_port + "\n")
-        sys.stdout.flush()
-        sys.stderr.write(f"credhelper: serving {server.backend.email()} (profile '{profile.name}') at "
-                         f"http://{server.host_port}; for clients: export GCE_METADATA_HOST={server.host_port} "
-                         f"GCE_METADATA_IP={server.host_port} GCE_METADATA_ROOT={server.host_port}\n")
-        while not stop.wait(1.0):
-            pass
+        with urlfile.published(args.url_file, server.host_port + "\n"):
+            sys.stdout.write(server.host_port + "\n")
+            sys.stdout.flush()
+            sys.stderr.write(f"credhelper: serving {server.backend.email()} (profile '{profile.name}') at "
+                             f"http://{server.host_port}; for clients: export GCE_METADATA_HOST={server.host_port} "
+                             f"GCE_METADATA_IP={server.host_port} GCE_METADATA_ROOT={server.host_port}\n")
+            while not stop.wait(1.0):
+                pass
     finally:
         server.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if wrote_url_file:
-            _remove(args.url_file)
     return 0
-
-
-def _write_atomically(path, text):
-    from credhelper import privatefile
-    from credhelper.errors import UsageError
-
-    try:
-        privatefile.write(path, text)
-    except OSError as exc:
-        raise UsageError(f"--url-file {path}: {exc.strerror}", hint=getattr(exc, "hint", None)) from None
-
-
-def _remove(path):
-    import os
-
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -473,6 +473,7 @@ def test_cli_serves_writes_url_file_logs_and_stops_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0
+    assert not url_file.exists()  # a stale address never outlives its server
     assert out.splitlines()[0] == url and "source-key.json" in out
     assert "GET /oauth2/v3/tokeninfo 503" in err and "secret-ish" not in err and "Traceback" not in err
 

@@ -26,7 +26,8 @@ LAYERS = [
     ("broker", ["credhelper.broker"]),
     ("commands and protocols", ["credhelper.commands", "credhelper.doctor", "credhelper.protocols",
                                 "credhelper.metadata", "credhelper.execute", "credhelper.demo",
-                                "credhelper.emulator", "credhelper.emulator_command", "credhelper.gce"]),
+                                "credhelper.emulator", "credhelper.emulator_command", "credhelper.urlfile",
+                                "credhelper.gce"]),
     ("command line", ["credhelper.arguments", "credhelper.cli", "credhelper.__main__"]),
 ]
 
