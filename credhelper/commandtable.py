@@ -11,6 +11,7 @@ plain data: the hot path imports this module on every call.
 """
 
 FORMATS = ("bare", "json", "header", "env")
+AWS_FORMATS = ("env", "json")
 
 
 class Option:
@@ -142,6 +143,18 @@ COMMANDS = (
             "echo us-docker.pkg.dev | credhelper docker-credential get",
             SELECTION + (Option("operation", metavar="OPERATION", help="get, store, erase, list or version"),),
             report="credhelper.protocols.docker:write_error"),
+    Command("aws-credential-process", "credhelper.protocols.aws:credential_process",
+            "print AWS credentials for AWS's credential_process: the profile's Google ID token exchanged at "
+            "AWS STS (AssumeRoleWithWebIdentity)",
+            "credhelper configure aws --profile deploy --aws-profile gcp\n"
+            "  aws sts get-caller-identity --profile gcp",
+            SELECTION + CACHE),
+    Command("print-aws-credentials", "credhelper.protocols.aws:print_credentials",
+            "print the profile's AWS credentials (see aws-credential-process) as export lines or JSON",
+            "eval \"$(credhelper print-aws-credentials --profile deploy --format env)\"",
+            SELECTION + CACHE + (Option("--format", "-f", choices=AWS_FORMATS, default="env",
+                                        help="env: export AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and "
+                                             "AWS_SESSION_TOKEN; json: credential_process's JSON"),)),
     # -- configure ----------------------------------------------------------------------------
     Command("configure", None, "set up a client to use credhelper",
             "credhelper configure git --host source.developers.google.com --profile deploy",
@@ -169,6 +182,12 @@ COMMANDS = (
                         "add credHelpers entries to the docker config",
                         "credhelper configure docker --registries us-docker.pkg.dev,europe-docker.pkg.dev",
                         SELECTION + (Option("--registries", required=True, metavar="HOST,...", help="registry hosts"),)),
+                Command("aws", "credhelper.protocols.aws:configure",
+                        "write a credential_process entry that runs credhelper into the AWS config",
+                        "credhelper configure aws --profile deploy --aws-profile gcp",
+                        SELECTION + (Option("--aws-profile", required=True, metavar="NAME",
+                                            help="the AWS profile to write ([default] for default) in "
+                                                 "$AWS_CONFIG_FILE, else ~/.aws/config"),)),
                 Command("kubectl", "credhelper.protocols.kubectl:configure",
                         "write a kubeconfig user entry that runs credhelper",
                         "credhelper configure kubectl --cluster prod --profile gke",
@@ -191,6 +210,9 @@ COMMANDS = (
             "credhelper exec --profile deploy -- gsutil ls gs://bucket",
             CHAIN + (Option("--metadata", action="store_true",
                             help="serve a private metadata server for the child and set GCE_METADATA_HOST"),
+                     Option("--aws", action="store_true",
+                            help="give the child the profile's AWS credentials (AWS_ACCESS_KEY_ID, "
+                                 "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) instead of a Google token"),
                      Option("argv", nargs="...", metavar="-- COMMAND [ARGS...]"))),
     Command("doctor", "credhelper.doctor:doctor",
             "check the profile file, source, each hop and the final token, with fixes",

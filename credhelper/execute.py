@@ -4,7 +4,9 @@ Without --metadata the child gets an access token in CLOUDSDK_AUTH_ACCESS_TOKEN 
 GOOGLE_OAUTH_ACCESS_TOKEN (terraform and friends); it is not refreshed, so it suits commands
 shorter than the token's lifetime. With --metadata a private metadata server runs in a thread of
 this process for the child's lifetime and GCE_METADATA_HOST points at it, so client libraries
-refresh as often as they like. The child's exit status passes through (128+N when it dies of
+refresh as often as they like. With --aws the child gets the profile's AWS credentials instead
+(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; see credhelper.protocols.aws).
+The child's exit status passes through (128+N when it dies of
 signal N), and SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to credhelper are
 forwarded to it (except a SIGINT while we are the terminal's foreground job: Ctrl-C already
 reached the child, which shares our process group, and a second one could cut its cleanup short).
@@ -39,6 +41,15 @@ def run(args):
     config, profile = resolve(args)
     cache = cache_for(config, args)
     env = child_env(os.environ, args, profile)
+    if getattr(args, "aws", False):
+        if args.metadata:
+            raise UsageError("--aws and --metadata do not go together",
+                             hint="--aws gives the child AWS credentials, --metadata a Google metadata server")
+        from credhelper.protocols import aws
+
+        creds = aws.get_credentials(profile, cache, refresh=getattr(args, "refresh", False))
+        env.update(creds.env())
+        return run_child(argv, env)
     if not args.metadata:
         from credhelper import broker
         from credhelper.token import ACCESS_TOKEN

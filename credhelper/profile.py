@@ -24,6 +24,8 @@ PROFILE_KEYS = (
     "source", "delegates", "target", "scopes", "lifetime", "audience", "include_email",
     "quota_project", "universe_domain", "token_endpoint", "iam_endpoint", "sts_endpoint",
     "metadata_host", "refresh_margin", "access_boundary", "project_number", "resourcemanager_endpoint",
+    # AWS credentials from the profile's Google identity (credhelper.protocols.aws)
+    "aws_role_arn", "aws_session_name", "aws_duration", "aws_sts_endpoint", "aws_region",
 )
 CACHE_KEYS = ("backend", "lock_timeout")
 CACHE_BACKENDS = ("keyring", "file", "none")
@@ -49,6 +51,9 @@ _PROFILE_FIELDS = (  # (name, default); name and source are required
     ("access_boundary", None),  # a JSON file path, or "bucket=B, role=R[, condition=EXPR]"
     ("project_number", None),  # digits: the metadata server's numeric-project-id; not part of identity()
     ("resourcemanager_endpoint", None),  # where the metadata server looks the number up; not part of identity()
+    # AWS (credhelper.protocols.aws): not part of identity(); the AWS cache key holds them itself
+    ("aws_role_arn", None), ("aws_session_name", None), ("aws_duration_secs", None), ("aws_sts_endpoint", None),
+    ("aws_region", None),
     ("config_path", None),  # where it was defined: for messages only, not part of identity()
 )
 
@@ -458,7 +463,49 @@ def build_profile(name, get, where, config_path, resolve_source_profile=None):
         kw["project_number"] = get("project_number")
     if get("access_boundary"):
         kw["access_boundary"] = _check_boundary(get("access_boundary"), where("access_boundary"), config_path)
+    kw.update(_aws_keys(get, where))
     return Profile(name=name, source=source, source_profile=source_profile, config_path=config_path, **kw)
+
+
+AWS_MIN_DURATION_SECS, AWS_MAX_DURATION_SECS = 900, 43200  # what STS allows a role session
+_AWS_SESSION_CHARS = _ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ_+=,.@-")
+
+
+def _aws_keys(get, where):
+    """The aws_* keys, checked: the role's ARN, the session name and length, the STS endpoint, the region."""
+    kw = {}
+    arn = get("aws_role_arn")
+    if arn:
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn" or not parts[1].startswith("aws") or parts[2] != "iam" \
+                or not (parts[4].isdigit() and len(parts[4]) == 12) or not parts[5].startswith("role/"):
+            raise _error(*where("aws_role_arn"), f"{arn!r} is not an IAM role ARN",
+                         "write aws_role_arn = arn:aws:iam::ACCOUNT_ID:role/NAME")
+        kw["aws_role_arn"] = arn
+    name = get("aws_session_name")
+    if name:
+        if not 2 <= len(name) <= 64 or not set(name) <= _AWS_SESSION_CHARS:
+            raise _error(*where("aws_session_name"), f"{name!r} is not a role session name",
+                         "use 2 to 64 letters, digits or _+=,.@-")
+        kw["aws_session_name"] = name
+    if get("aws_duration"):
+        kw["aws_duration_secs"] = parse_duration(get("aws_duration"), where=where("aws_duration"),
+                                                 minimum=AWS_MIN_DURATION_SECS, maximum=AWS_MAX_DURATION_SECS)
+    url = get("aws_sts_endpoint")
+    if url:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise _error(*where("aws_sts_endpoint"), f"{url!r} is not a URL", "e.g. https://sts.eu-west-1.amazonaws.com")
+        if not is_safe_endpoint(url):
+            raise _error(*where("aws_sts_endpoint"), f"{url} is plain http to a host that is not loopback: the ID "
+                         "token and the AWS credentials would cross the network in cleartext",
+                         "use https://, or http:// only to 127.0.0.1, ::1 or localhost")
+        kw["aws_sts_endpoint"] = url.rstrip("/")
+    region = get("aws_region")
+    if region:
+        if not set(region) <= _ALNUM | {"-"} or not region[0].isalpha():
+            raise _error(*where("aws_region"), f"{region!r} is not an AWS region", "e.g. aws_region = eu-west-1")
+        kw["aws_region"] = region
+    return kw
 
 
 def _check_boundary(value, where, config_path):

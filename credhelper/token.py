@@ -7,7 +7,8 @@ from collections import namedtuple
 ACCESS_TOKEN = "access_token"
 ID_TOKEN = "id_token"
 JWT = "jwt"
-KINDS = (ACCESS_TOKEN, ID_TOKEN, JWT)
+AWS_CREDENTIALS = "aws_credentials"  # an AWS credential set (credhelper.protocols.aws), cached like a token
+KINDS = (ACCESS_TOKEN, ID_TOKEN, JWT, AWS_CREDENTIALS)
 MAX_EXPIRY = 253402300799.0  # 9999-12-31T23:59:59Z, the last instant RFC 3339 (and kubectl) can write
 
 

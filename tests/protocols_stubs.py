@@ -15,6 +15,8 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from support import cli_env
 
 SCRIPTS_DIR = os.path.dirname(sys.executable)
@@ -187,3 +189,26 @@ def run_in_process(command, args, **handler_kwargs):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = cli.run_handler(handler, args, row.report, quiet=row.quiet)
     return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def moto_sts():
+    """The URL of moto's server (PyPI moto[server]) as AWS STS, for a test module (import this fixture)."""
+    with MotoSts() as sts:
+        yield sts.url
+
+
+class MotoSts:
+    """moto's server as AWS STS on a free port of 127.0.0.1; .url once started."""
+
+    def __enter__(self):
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.server.start()
+        host, port = self.server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def __exit__(self, *exc):
+        self.server.stop()

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from credhelper import arguments, commandtable
+from protocols_stubs import moto_sts  # noqa: F401 (a fixture)
 from support import cli_env, write_profiles
 
 NOT_RUNNABLE = {
@@ -24,9 +25,10 @@ EXAMPLES = [((), arguments.build_parser().epilog.split("example:\n", 1)[1].split
 
 
 @pytest.fixture
-def world(tmp_path, emulator, sample):
+def world(tmp_path, emulator, sample, moto_sts):
     profiles = {name: {"source": sample.source_key, "target": sample.target}
                 for name in ("default", "deploy", "endpoints", "gke")}
+    profiles["deploy"].update(aws_role_arn="arn:aws:iam::123456789012:role/gcp-deploy", aws_sts_endpoint=moto_sts)
     profiles["wif"] = {"source": sample.source_key}
     config = write_profiles(tmp_path / "profiles.ini", emulator.url, profiles)
     work = tmp_path / "work"
@@ -36,7 +38,11 @@ def world(tmp_path, emulator, sample):
     home.mkdir()
     env = cli_env(tmp_path, config, HOME=str(home), GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
                   GIT_CONFIG_NOSYSTEM="1", DOCKER_CONFIG=str(home / ".docker"),
-                  KUBECONFIG=str(home / ".kube" / "config"))
+                  KUBECONFIG=str(home / ".kube" / "config"), AWS_CONFIG_FILE=str(home / ".aws" / "config"),
+                  AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"), AWS_ENDPOINT_URL_STS=moto_sts,
+                  AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        env.pop(name, None)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
     subprocess.run(["kubectl", "config", "set-cluster", "prod", "--server=https://127.0.0.1:1"], env=env,
                    check=True, capture_output=True)
