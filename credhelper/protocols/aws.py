@@ -32,12 +32,11 @@ import sys
 import time
 
 from credhelper.errors import CredhelperError, ProfileError, UsageError
+from credhelper.profile import AWS_MIN_DURATION_SECS
 
 STS_VERSION = "2011-06-15"
 GLOBAL_STS = "https://sts.amazonaws.com"
 DEFAULT_DURATION_SECS = 3600
-MIN_DURATION_SECS = 900
-MAX_DURATION_SECS = 43200
 PROBE_AUDIENCE = "https://sts.amazonaws.com"  # only to learn the account's unique id (the token's sub)
 ENV_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 MAX_RESPONSE_CHARS = 1 << 16
@@ -221,7 +220,7 @@ def sts_error(code, message, settings, id_token):
                         hint="check this machine's clock, then run again with --refresh")
     if code == "ValidationError" and "DurationSeconds" in message:
         return StsError(f"AWS STS refused the session length for {who} ({message})",
-                        hint=f"set aws_duration in the profile between {MIN_DURATION_SECS} s and the role's maximum")
+                        hint=f"set aws_duration in the profile between {AWS_MIN_DURATION_SECS} s and the role's maximum")
     return StsError(f"AWS STS refused {who} ({code}: {message})", hint="see the AWS STS AssumeRoleWithWebIdentity errors")
 
 
