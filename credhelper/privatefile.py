@@ -19,7 +19,9 @@ translate it to their own error (a usage error, a profile error, a cache miss).
 
 Platforms: the owner and mode checks need POSIX uids (not on Windows, where the files are created in
 the user's profile directories and inherit their ACLs); O_NOFOLLOW and the race-free directory walk
-need openat() (os.supports_dir_fd), elsewhere paths are checked and used by name. Standard library
+need openat() (os.supports_dir_fd); elsewhere paths are used by name: files are still checked with
+fstat where there are uids, directories are not, and writes still go through an O_EXCL temporary
+file under a random name. Standard library
 only, and nothing at module level that Windows lacks: the cache read path imports this module.
 """
 
