@@ -15,7 +15,8 @@ from credhelper.cache import NULL_CACHE, CachedMinter, cache_key, key_of
 from credhelper.deadline import deadline_from_env
 from credhelper.kinds import capped, kind_of
 from credhelper.profile import DEFAULT_SCOPES
-from credhelper.token import ACCESS_TOKEN, ID_TOKEN, JWT
+from credhelper.errors import UpstreamError
+from credhelper.token import ACCESS_TOKEN, ID_TOKEN, JWT, is_token_value
 
 SOURCE = "source"  # cache kind of a source credential's own access token
 SOURCE_LIFETIME_SECS = 3600  # what Google's token endpoints, STS and metadata servers grant a source
@@ -113,7 +114,8 @@ def source_token(profile, cache, request, now=None, refresh=False, warn=_stderr_
 
     def mint(req):
         requested_at = _now(now)
-        return capped(sources.refresh_access_token(src, req), requested_at, SOURCE_LIFETIME_SECS)
+        return capped(_checked(sources.refresh_access_token(src, req), src.describe()), requested_at,
+                      SOURCE_LIFETIME_SECS)
 
     minter = CachedMinter(cache, key, mint, meta, profile.refresh_margin_secs, _new_request,
                           deadline_from_env(), warn, now)
@@ -138,7 +140,16 @@ def _mint(profile, record, params, cache, request, now):
             from credhelper import downscope
 
             token = downscope.downscope(request, profile, token)
-    return capped(token, requested_at, record.lifetime_secs(params))
+    return capped(_checked(token, f"profile '{profile.name}'"), requested_at, record.lifetime_secs(params))
+
+
+def _checked(token, who):
+    """Every minted token, whatever answered it: a value that cannot inject lines or headers (issue 12)."""
+    if not is_token_value(token.value):
+        raise UpstreamError(f"{who}: upstream answered a {token.kind} with characters a token cannot have "
+                            "(spaces, line breaks or non-ASCII); refused, not passed on",
+                            hint="check the profile's endpoints: a genuine Google endpoint never does this")
+    return token
 
 
 def _mint_without_target(profile, record, params, request, now):

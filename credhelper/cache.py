@@ -384,7 +384,7 @@ class TokenCache:
         if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
             self._warn_untrusted(f"{self.runtime_dir} is not a directory (a symlink?)")
             return {}
-        if (hasattr(os, "getuid") and st.st_uid != os.getuid()) or st.st_mode & 0o077:
+        if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o077):  # Windows has no POSIX modes
             self._warn_untrusted(f"{self.runtime_dir} is not a private directory of yours "
                                  f"(owner uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):o})")
             return {}

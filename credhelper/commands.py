@@ -82,6 +82,8 @@ MAX_CLAIMS_BYTES = 1 << 16
 def sign_jwt(args):
     try:
         if args.claims == "-":
+            if sys.stdin is None:  # started with standard input closed
+                raise UsageError("--claims -: standard input is closed", hint="pipe the claims in, or pass --claims FILE")
             data = sys.stdin.buffer.read(MAX_CLAIMS_BYTES + 1)
         else:
             with open(args.claims, "rb") as f:

@@ -205,6 +205,20 @@ def check_trusted(path, st, what):
                            hint=problem.hint)
 
 
+def check_subject_token_file(info):
+    """An external_account's file-sourced subject token must be the user's (or root's) and not writable by
+    others: whoever controls it chooses the federated identity credhelper acts as. ProfileError otherwise."""
+    source = info.get("credential_source") if info.get("type") == "external_account" else None
+    subject = source.get("file") if isinstance(source, dict) else None
+    if not isinstance(subject, str) or not subject:
+        return
+    try:
+        st = os.stat(subject)
+    except (OSError, ValueError):
+        return  # google-auth reports a missing subject token file when it reads it
+    check_trusted(subject, st, "subject token file")
+
+
 def _parse(path, data):
     try:
         info = json.loads(data.decode("utf-8"))

@@ -12,7 +12,8 @@ import json
 from collections import namedtuple
 
 from credhelper.errors import UsageError
-from credhelper.token import ACCESS_TOKEN, ID_TOKEN, JWT, MAX_EXPIRY, Token, checked_expiry, jwt_expiry, parse_time
+from credhelper.token import (ACCESS_TOKEN, ID_TOKEN, JWT, MAX_EXPIRY, Token, checked_expiry, is_token_value, jwt_expiry,
+                              parse_time)
 
 ID_TOKEN_LIFETIME_SECS = 3600  # Google's ID tokens live one hour
 JWT_DEFAULT_LIFETIME_SECS = 3600
@@ -34,8 +35,8 @@ class TokenKind(namedtuple("TokenKind", "name iam_method permission cached env_n
     def parse(self, data, params, requested_at):
         """The Token in a 200 answer of the IAM call (raises KeyError/TypeError/ValueError on a bad shape)."""
         value = data[self.response_field]
-        if not isinstance(value, str) or not value:
-            raise TypeError("not a string")
+        if not is_token_value(value):
+            raise TypeError("not a token: a string of visible ASCII")
         return self.token(value, data, params, requested_at)
 
 

@@ -64,6 +64,7 @@ def load_source(profile, env=None):
     info = credfiles.source_info(profile, env)
     if info.origin == "metadata":
         return _metadata_source(profile, info, scopes, discovered=profile.source == "adc")
+    credfiles.check_subject_token_file(info.info)  # checked on every load: it changes without the key file
     data = apply_overrides(info.info, profile)
     try:
         creds = credentials_from_info(data, scopes, profile.quota_project)
@@ -282,6 +283,17 @@ def _metadata_access_token(src, request, now=None):
     return Token(ACCESS_TOKEN, value, expiry)
 
 
+SECRET_FIELDS = ("refresh_token", "client_secret", "private_key", "private_key_id")
+
+
+def sent_secrets(info):
+    """The secret values of a credentials JSON (and of its source_credentials): what a refresh may send."""
+    if not isinstance(info, dict):
+        return ()
+    found = [info[f] for f in SECRET_FIELDS if isinstance(info.get(f), str)]
+    return (*found, *sent_secrets(info.get("source_credentials")))
+
+
 def refresh_access_token(source, request):
     """Refresh the source credential; return its own access token."""
     if source.kind == "metadata":
@@ -289,6 +301,7 @@ def refresh_access_token(source, request):
     from credhelper import transport
 
     creds = source.credentials
+    secrets = sent_secrets(source.info)  # an upstream that quotes the request must not get them into a message
     try:
         with transport.google_auth_single_attempt():  # the retries are transport's: bounded, within the deadline
             creds.refresh(request)
@@ -296,15 +309,15 @@ def refresh_access_token(source, request):
         if getattr(exc, "retryable", False):  # 429/5xx or temporarily_unavailable, after transport's retries
             where, status = getattr(request, "last_answer", None) or ("", None)
             raise UpstreamError(f"source credential ({source.describe()}): the token endpoint {where} is failing"
-                                f"{f' (HTTP {status})' if status else ''}: {exception_reason(exc)}".replace("  ", " "),
+                                f"{f' (HTTP {status})' if status else ''}: {exception_reason(exc, secrets)}".replace("  ", " "),
                                 hint="try again later, or check the profile's endpoints") from None
-        raise SourceError(f"source credential ({source.describe()}) could not be refreshed: {exception_reason(exc)}",
+        raise SourceError(f"source credential ({source.describe()}) could not be refreshed: {exception_reason(exc, secrets)}",
                           hint=_refresh_hint(source)) from None
     except google.auth.exceptions.TransportError as exc:
-        raise UpstreamError(f"source credential ({source.describe()}): {exception_reason(exc)}",
+        raise UpstreamError(f"source credential ({source.describe()}): {exception_reason(exc, secrets)}",
                             hint="check the network and the profile's endpoints") from None
     except google.auth.exceptions.GoogleAuthError as exc:
-        raise SourceError(f"source credential ({source.describe()}): {exception_reason(exc)}",
+        raise SourceError(f"source credential ({source.describe()}): {exception_reason(exc, secrets)}",
                           hint=_refresh_hint(source)) from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
         # google-auth parses the token endpoint's answer without guarding against wrong types

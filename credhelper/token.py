@@ -61,9 +61,18 @@ class Token(namedtuple("Token", "kind value expiry token_type", defaults=("Beare
             token_type = data.get("token_type", "Bearer")
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ValueError("malformed token entry") from None
-        if kind not in KINDS or not isinstance(value, str) or not value or not isinstance(token_type, str):
+        if kind not in KINDS or not is_token_value(value) or not isinstance(token_type, str):
             raise ValueError("malformed token entry")
         return cls(kind, value, expiry, token_type)
+
+
+def is_token_value(value):
+    """A token as it may be passed on: a non-empty string of visible ASCII, no space, no line break.
+
+    Tokens go into HTTP headers and line-based protocols (git's credential protocol, --format header,
+    env); an upstream value with a line break would inject lines of its choosing there.
+    """
+    return isinstance(value, str) and bool(value) and value.isascii() and value.isprintable() and " " not in value
 
 
 def parse_time(value):
