@@ -282,7 +282,10 @@ def configure(args, env=os.environ):
         import urllib.parse
 
         url = args.host if "://" in args.host else f"https://{args.host}"
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+        except ValueError:  # "[" : an unclosed IPv6 literal
+            parts = urllib.parse.SplitResult("", "", "", "", "")
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise UsageError(f"--host {args.host}: not a host or http(s) URL", hint="e.g. --host source.developers.google.com")
         mapped = match(config.git, parts.scheme, parts.netloc, parts.path.lstrip("/"))
