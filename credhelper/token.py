@@ -61,7 +61,7 @@ class Token(namedtuple("Token", "kind value expiry token_type", defaults=("Beare
             token_type = data.get("token_type", "Bearer")
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ValueError("malformed token entry") from None
-        if kind not in KINDS or not is_token_value(value) or not isinstance(token_type, str):
+        if kind not in KINDS or not isinstance(value, str) or not value or not isinstance(token_type, str):
             raise ValueError("malformed token entry")
         return cls(kind, value, expiry, token_type)
 
