@@ -1,0 +1,52 @@
+"""credhelper.deferred: modules google-auth imports but a mint does not use load on first use, and then
+are the real modules (checked against a fresh import of each)."""
+
+import subprocess
+import sys
+
+from support import cli_env, write_profiles
+
+
+def run_python(code, env=None):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+def test_a_mint_from_a_key_loads_neither_asyncio_nor_x509(emulator, sample, tmp_path):
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url,
+                            {"default": {"source": sample.source_key, "target": sample.target}})
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "credhelper", "print-access-token", "--no-cache"],
+                         env=cli_env(tmp_path, config), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert "google.oauth2.service_account" in imported and "google.auth.crypt.rsa" in imported
+    assert not {m for m in imported if m.startswith(("asyncio.", "cryptography.x509."))}
+    assert emulator.counters["generateAccessToken"] == 1
+
+
+def test_the_first_use_loads_the_real_module_for_every_way_of_importing_it():
+    real = run_python("import sys, asyncio, asyncio.events, cryptography.x509 as x\n"
+                      "print(asyncio.Future.__qualname__, asyncio.events.__name__, x.load_pem_x509_certificate.__name__,"
+                      " sorted(dir(x)) == sorted(dir(sys.modules['cryptography.x509'])))\n")
+    deferred = run_python(
+        "import sys\nfrom credhelper import deferred\ndeferred.defer('asyncio', 'cryptography.x509')\n"
+        "import asyncio, cryptography.x509 as x\nfrom cryptography import x509\n"
+        "assert 'asyncio.events' not in sys.modules and 'cryptography.x509.base' not in sys.modules\n"
+        "stand_in = asyncio\n"
+        "import asyncio.events\n"  # a submodule import loads the package
+        "assert 'asyncio.base_events' in sys.modules and sys.modules['asyncio'] is not stand_in\n"
+        "assert stand_in.Future is sys.modules['asyncio'].Future and asyncio.run(asyncio.sleep(0, 7)) == 7\n"
+        "assert x.Certificate is x509.Certificate is sys.modules['cryptography.x509'].Certificate\n"
+        "import cryptography\nassert cryptography.x509 is sys.modules['cryptography.x509']\n"
+        "print(asyncio.Future.__qualname__, asyncio.events.__name__, x.load_pem_x509_certificate.__name__,"
+        " sorted(dir(x)) == sorted(dir(sys.modules['cryptography.x509'])))\n")
+    assert deferred == real
+
+
+def test_a_module_already_imported_or_not_installed_is_left_alone():
+    run_python("import sys, json\nfrom credhelper import deferred\n"
+               "deferred.defer('json', 'credhelper_no_such_module', 'no_such_package.sub')\n"
+               "assert sys.modules['json'] is json and 'credhelper_no_such_module' not in sys.modules\n"
+               "try:\n    import credhelper_no_such_module\nexcept ImportError:\n    pass\n"
+               "else:\n    raise AssertionError('imported a module that does not exist')\n")
