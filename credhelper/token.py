@@ -78,13 +78,12 @@ def is_token_value(value):
 def parse_time(value):
     """RFC 3339 ('2026-11-28T19:00:00.123456789Z', offsets allowed) or epoch seconds -> epoch float.
 
-    Exact: the fraction is added in rational arithmetic, so the result is the float nearest the
-    instant written. 'T' and 'Z' may be lower case and 'T' a space (RFC 3339 section 5.6); a time
+    Exact: the fraction is added in integer arithmetic and divided once (Python's int / int is
+    correctly rounded), so the result is the float nearest the instant written. 'T' and 'Z' may be lower case and 'T' a space (RFC 3339 section 5.6); a time
     without an offset is read as UTC. ValueError for anything else, and for instants that are not
     finite or fall outside 1970..9999 (see checked_expiry).
     """
     import datetime
-    from fractions import Fraction
 
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return checked_expiry(value)
@@ -98,7 +97,7 @@ def parse_time(value):
     date, sep, rest = text.replace("t", "T").replace(" ", "T", 1).partition("T")
     if not sep or not rest:
         raise ValueError("not an RFC 3339 time")
-    frac = Fraction(0)
+    numerator, denominator = 0, 1  # the fraction of a second
     offset = "+00:00"
     if rest.endswith(("Z", "z")):
         rest = rest[:-1]
@@ -108,7 +107,7 @@ def parse_time(value):
         rest, digits = rest.split(".", 1)
         if not digits.isdigit():
             raise ValueError("bad fraction")
-        frac = Fraction(int(digits), 10 ** len(digits))
+        numerator, denominator = int(digits), 10 ** len(digits)
     if not (len(date) == 10 and len(rest) == 8 and len(offset) == 6):
         raise ValueError("not an RFC 3339 time")
     try:
@@ -116,7 +115,7 @@ def parse_time(value):
     except OverflowError:
         raise ValueError("time out of range") from None
     whole = (parsed - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)) // datetime.timedelta(seconds=1)
-    return checked_expiry(float(whole + frac))
+    return checked_expiry((whole * denominator + numerator) / denominator)
 
 
 def jwt_claims(value):
