@@ -1,9 +1,10 @@
 """Modules google-auth imports at the top but a mint never uses, loaded only when first used.
 
 google-auth imports `asyncio` (in google.auth._regional_access_boundary_utils, for its async
-credentials) and `cryptography.x509` (in google.auth.crypt, for certificate verifiers) whenever a
-credentials module is imported; a synchronous mint with a key touches neither. Under
-`-X importtime` they are about 14 ms and 16 ms of a 130 ms mint. `defer` puts a stand-in module in
+credentials), `cryptography.x509` (in google.auth.crypt, for certificate verifiers), and
+`tempfile` and `subprocess` (in google.auth.transport._mtls_helper, for client certificates from a
+provider command) whenever a credentials module is imported; a synchronous mint with a key touches
+none of them. Under `-X importtime` they are about 14, 16 and 3 ms of a 130 ms mint. `defer` puts a stand-in module in
 `sys.modules`: the `import` statements bind it, and the first attribute anyone reads from it
 imports the real module, which then answers every attribute read, so whatever does use it gets the
 whole module, as before. (The standard library's `importlib.util.LazyLoader` would be the library
@@ -18,7 +19,7 @@ import threading
 import types
 
 # what credhelper's mints import through google-auth and never use (tests/test_deferred.py)
-UNUSED_BY_MINTS = ("asyncio", "cryptography.x509")
+UNUSED_BY_MINTS = ("asyncio", "cryptography.x509", "tempfile", "subprocess")
 
 _lock = threading.RLock()
 

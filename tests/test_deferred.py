@@ -13,7 +13,7 @@ def run_python(code, env=None):
     return out.stdout.split()
 
 
-def test_a_mint_from_a_key_loads_neither_asyncio_nor_x509(emulator, sample, tmp_path):
+def test_a_mint_from_a_key_loads_none_of_the_deferred_modules(emulator, sample, tmp_path):
     config = write_profiles(tmp_path / "profiles.ini", emulator.url,
                             {"default": {"source": sample.source_key, "target": sample.target}})
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "credhelper", "print-access-token", "--no-cache"],
@@ -22,6 +22,7 @@ def test_a_mint_from_a_key_loads_neither_asyncio_nor_x509(emulator, sample, tmp_
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
     assert "google.oauth2.service_account" in imported and "google.auth.crypt.rsa" in imported
     assert not {m for m in imported if m.startswith(("asyncio.", "cryptography.x509."))}
+    assert not imported & {"tempfile", "subprocess", "shutil"}
     assert emulator.counters["generateAccessToken"] == 1
 
 
