@@ -6,11 +6,13 @@ import io
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from credhelper.errors import ProtocolError
 from credhelper.protocols import docker
 from protocols_stubs import StubServer, basic_credentials, protocol_env, run_in_process, self_signed_cert, token_email
 from support import write_profiles
@@ -165,6 +167,49 @@ def test_configure_docker_rejects_a_broken_config(tmp_path, world):
                                        ("127.0.0.1:5000", "127.0.0.1:5000"), ("https://[::1]:443", "[::1]:443")])
 def test_registry_host(url, host):
     assert docker.registry_host(url) == host
+
+
+def registry_host_by_urlsplit(url):
+    """registry_host as it was, everything read by urllib.parse.urlsplit (the library the plain-host path replaces)."""
+    import urllib.parse
+
+    from credhelper.protocols import selection
+
+    text = url.strip()
+    parts = urllib.parse.urlsplit(text if "://" in text else "//" + text)
+    host, port = parts.hostname, parts.port  # ValueError as registry_host's ProtocolError
+    if not host:
+        raise ValueError("no host")
+    host = f"[{host}]" if ":" in host else host
+    hostport = f"{host}:{port}" if port is not None else host
+    if selection.split_host(hostport) is None:
+        raise ValueError("not a DNS name or IP literal")
+    return hostport
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.text("aZ09.-_:/@[]%?#", max_size=24),
+                 st.builds("{}:{}".format, st.text("aZ09.-_", max_size=12), st.text("0123456789", max_size=7))))
+def test_a_plain_host_is_read_as_urlsplit_reads_it(url):
+    try:
+        expected = registry_host_by_urlsplit(url)
+    except ValueError:
+        expected = None
+    try:
+        got = docker.registry_host(url)
+    except ProtocolError:
+        got = None
+    assert got == expected, url
+
+
+def test_a_plain_host_is_read_without_urllib_parse():
+    code = ("import sys\nfrom credhelper.protocols import docker\n"
+            "assert docker.registry_host('Us-Docker.pkg.dev:443') == 'us-docker.pkg.dev:443'\n"
+            "assert docker.registry_host('gcr.io') == 'gcr.io'\nassert 'urllib.parse' not in sys.modules\n")
+    root = os.path.dirname(os.path.dirname(docker.__file__))  # -S: no site, whose .pth files may import it
+    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": os.path.dirname(root)})
+    assert done.returncode == 0, done.stderr
 
 
 # -- hostile stdin -------------------------------------------------------------------------------
