@@ -21,7 +21,7 @@ import types
 # what credhelper's mints import through google-auth and never use (tests/test_deferred.py)
 UNUSED_BY_MINTS = ("asyncio", "cryptography.x509", "tempfile", "subprocess")
 
-_lock = threading.RLock()
+_lock = threading.Lock()
 
 
 class _Deferred(types.ModuleType):
@@ -35,15 +35,16 @@ class _Deferred(types.ModuleType):
 
 
 def _load(stand_in):
-    name = stand_in.__name__
-    with _lock:
-        real = stand_in.__dict__.get("_deferred_real")
-        if real is None:
+    real = stand_in.__dict__.get("_deferred_real")
+    if real is None:
+        name = stand_in.__name__
+        with _lock:
             if sys.modules.get(name) is stand_in:
                 del sys.modules[name]
-            real = importlib.import_module(name)  # sets sys.modules[name] and the parent's attribute
-            stand_in.__dict__["_deferred_real"] = real
-        return real
+        # not under _lock: the import system's own module locks order concurrent first uses
+        real = importlib.import_module(name)  # sets sys.modules[name] and the parent's attribute
+        stand_in.__dict__["_deferred_real"] = real
+    return real
 
 
 def defer(*names):

@@ -51,3 +51,12 @@ def test_a_module_already_imported_or_not_installed_is_left_alone():
                "assert sys.modules['json'] is json and 'credhelper_no_such_module' not in sys.modules\n"
                "try:\n    import credhelper_no_such_module\nexcept ImportError:\n    pass\n"
                "else:\n    raise AssertionError('imported a module that does not exist')\n")
+
+
+def test_threads_that_use_it_first_at_once_get_one_real_module():
+    run_python("import sys, threading\nfrom credhelper import deferred\ndeferred.defer('asyncio')\nimport asyncio\n"
+               "seen, start = [], threading.Barrier(8)\n"
+               "def use():\n    start.wait()\n    seen.append(asyncio.Future)\n"
+               "threads = [threading.Thread(target=use) for _ in range(8)]\n"
+               "[t.start() for t in threads]\n[t.join() for t in threads]\n"
+               "assert len(seen) == 8 and all(f is sys.modules['asyncio'].Future for f in seen), seen\n")
