@@ -165,10 +165,22 @@ def write_sample(directory, url):
 
 
 def _write(path, content):
-    """Write atomically with owner-only permissions (the files hold private keys and secrets)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(content if isinstance(content, str) else json.dumps(content, indent=2) + "\n")
-    os.replace(tmp, path)
+    """Write atomically with owner-only permissions (the files hold private keys and secrets).
+
+    The temporary file has a random name and is created O_EXCL (mkstemp, 0600), so nothing planted
+    beside `path` is followed or overwritten. (The emulator imports nothing of credhelper's but the
+    metadata protocol, so this is mkstemp rather than credhelper.privatefile.)"""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(content if isinstance(content, str) else json.dumps(content, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     return path

@@ -205,8 +205,10 @@ def trust_policy(id_token):
 
 
 def sts_error(code, message, settings, id_token):
-    """An STS error as a message with the fix; never the token."""
-    message = " ".join(message.split())[:300]
+    """An STS error as a message with the fix; never the token (an STS may quote the request's token)."""
+    from credhelper.googleerrors import redact
+
+    message = redact(" ".join(message.split()), secrets=(id_token,))[:300]
     who = f"role {settings.role_arn}"
     if code == "AccessDenied":
         return StsError(f"AWS STS: {who} does not trust this Google identity (AccessDenied: {message})",
@@ -256,8 +258,11 @@ def get_credentials(profile, cache, refresh=False, request=None, now=None):
     def mint(req):
         audience = audience_for(profile, cache, req)
         id_token = broker.get_token(profile, ID_TOKEN, cache=cache, audience=audience, request=req)
+        requested_at = time.time() if now is None else now
         creds = assume_role(id_token.value, settings, req)
-        return Token(AWS_CREDENTIALS, creds.to_value(), creds.expiry, "AWS")
+        # an Expiration past what was asked for is not believed (issue 12.7): capped at the request's duration
+        expiry = min(creds.expiry, requested_at + settings.duration_secs)
+        return Token(AWS_CREDENTIALS, creds.to_value(), expiry, "AWS")
 
     key = None if cache is NULL_CACHE else cache_key(profile, AWS_CREDENTIALS, **settings.key_params(profile.audience))
     meta = {"profile": profile.name, "kind": AWS_CREDENTIALS, "target": profile.target or "(source)",
