@@ -177,7 +177,7 @@ class TokenCache:
 
     def __new__(cls, backend="keyring", *args, **kwargs):
         if cls is TokenCache and backend == "none":
-            return NullCache(*args, **kwargs)
+            return NULL_CACHE  # the one null cache: `cache is NULL_CACHE` holds for every way of asking for none
         return super().__new__(cls)
 
     @classmethod

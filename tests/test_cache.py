@@ -317,10 +317,14 @@ def test_a_hit_imports_neither_keyring_nor_google_auth_nor_requests(cache, profi
 # -- backends and fallback --------------------------------------------------------------------------
 
 def test_the_cache_section_picks_the_backend(runtime):
-    for section, expected in (("", "keyring"), ("backend = file\n", "file"), ("backend = none\n", "none")):
+    from credhelper.cache import NULL_CACHE
+
+    for section, expected in (("", "keyring"), ("backend = file\n", "file")):
         config = parse_config(f"[cache]\n{section}lock_timeout = 7\n")
         c = TokenCache.for_config(config, runtime_dir=runtime)
         assert (c.backend, c.lock_timeout_secs) == (expected, 7)
+    none = TokenCache.for_config(parse_config("[cache]\nbackend = none\n"), runtime_dir=runtime)
+    assert none is NULL_CACHE and none.backend == "none"  # one null cache, however it is asked for
 
 
 def test_file_backend_never_writes_the_keyring(runtime, profile):
