@@ -56,11 +56,14 @@ def read_secret(attributes, collection=None, *, timeout_secs=DEFAULT_TIMEOUT_SEC
     except (OSError, ValueError) as exc:  # socket gone, refused, timed out, bad address
         raise Unavailable(f"no D-Bus session ({type(exc).__name__})") from None
     try:
-        (items,) = bus.call(BUS_NAME, collection or DEFAULT_COLLECTION, COLLECTION_IFACE, "SearchItems", "a{ss}",
-                            (dict(attributes),))
+        # sent together, with the authentication and Hello: one round trip through the bus, not three
+        search = bus.send(BUS_NAME, collection or DEFAULT_COLLECTION, COLLECTION_IFACE, "SearchItems", "a{ss}",
+                          (dict(attributes),))
+        opened = bus.send(BUS_NAME, SERVICE_PATH, SERVICE_IFACE, "OpenSession", "sv", ("plain", ("s", "")))
+        (items,) = bus.reply(search)
         if not items:
             return None
-        _, session = bus.call(BUS_NAME, SERVICE_PATH, SERVICE_IFACE, "OpenSession", "sv", ("plain", ("s", "")))
+        _, session = bus.reply(opened)
         # a locked item answers org.freedesktop.Secret.Error.IsLocked: Unavailable, and keyring decides
         ((_, _parameters, value, _content_type),) = bus.call(BUS_NAME, items[0], ITEM_IFACE, "GetSecret", "o",
                                                              (session,))
@@ -107,21 +110,24 @@ def write_secret(attributes, label, secret, collection=None, *, timeout_secs=DEF
 
 
 class Bus:
-    """A D-Bus connection on a unix socket: method calls and their replies, one at a time."""
+    """A D-Bus connection on a unix socket: method calls, and their replies by serial.
+
+    Nothing is read until the first reply is asked for: the authentication, Hello and the calls sent
+    before it go out without waiting, as the D-Bus specification allows after BEGIN, and the bus
+    answers them in order."""
 
     def __init__(self, address, timeout_secs):
         self._sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         self._in = b""
         self._serial = 0
+        self._replies = {}  # serial -> a reply read while waiting for another
         try:
             self._sock.settimeout(timeout_secs)
             self._sock.connect(socket_path(address))
             auth = b"\0AUTH EXTERNAL " + str(os.geteuid()).encode().hex().encode() + b"\r\nBEGIN\r\n"
             hello = self._message("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", "", ())
             self._sock.sendall(auth + hello)
-            if not self._readline().startswith(b"OK "):
-                raise Unavailable("the D-Bus session refused authentication")
-            self._reply(self._serial)
+            self._hello = self._serial  # its reply is checked before any other
         except BaseException:
             self._sock.close()
             raise
@@ -131,8 +137,21 @@ class Bus:
 
     def call(self, destination, path, interface, member, signature, args):
         """Call a method; its reply body as a tuple, or Unavailable for an error reply."""
+        return self.reply(self.send(destination, path, interface, member, signature, args))
+
+    def send(self, destination, path, interface, member, signature, args):
+        """Send a method call without waiting; its serial, for reply()."""
         self._sock.sendall(self._message(destination, path, interface, member, signature, args))
-        return self._reply(self._serial)
+        return self._serial
+
+    def reply(self, serial):
+        """The reply body (a tuple) of the call sent as serial, or Unavailable for an error reply."""
+        if self._hello is not None:
+            hello, self._hello = self._hello, None
+            if not self._readline().startswith(b"OK "):
+                raise Unavailable("the D-Bus session refused authentication")
+            self.reply(hello)
+        return self._reply(serial)
 
     def _message(self, destination, path, interface, member, signature, args):
         self._serial += 1
@@ -148,10 +167,12 @@ class Bus:
         return bytes(message + b"\0" * (-len(message) % 8) + body)
 
     def _reply(self, serial):
-        while True:  # skip signals (NameAcquired) and anything that is not this call's reply
+        while serial not in self._replies:  # skip signals (NameAcquired); keep replies to our other calls
             kind, headers, body, endian = self._read_message()
-            if kind in (_METHOD_RETURN, _ERROR) and headers.get(_REPLY_SERIAL) == serial:
-                break
+            answered = headers.get(_REPLY_SERIAL)
+            if kind in (_METHOD_RETURN, _ERROR) and isinstance(answered, int) and 0 < answered <= self._serial:
+                self._replies[answered] = kind, headers, body, endian
+        kind, headers, body, endian = self._replies.pop(serial)
         if kind == _ERROR:
             raise Unavailable(f"D-Bus error {headers.get(_ERROR_NAME, '?')}")
         values, pos = [], 0

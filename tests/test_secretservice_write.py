@@ -95,6 +95,34 @@ def test_writing_again_replaces_the_item_and_keyring_deletes_it():
         _forget(kr, SERVICE, username)
 
 
+def test_replies_are_matched_to_their_calls_whatever_order_they_are_asked_for_in():
+    """read_secret sends SearchItems and OpenSession together: each reply goes to its own call."""
+    kr = _keyring_backend()
+    username = f"order-{uuid.uuid4().hex}"
+    collection = getattr(kr, "preferred_collection", None) or secretservice.DEFAULT_COLLECTION
+    try:
+        kr.set_password(SERVICE, username, "ya29.EMULATED-order")
+        bus = secretservice.Bus(os.environ["DBUS_SESSION_BUS_ADDRESS"], 10)
+        try:
+            search = bus.send(secretservice.BUS_NAME, collection, secretservice.COLLECTION_IFACE, "SearchItems",
+                              "a{ss}", ({"service": SERVICE, "username": username},))
+            opened = bus.send(secretservice.BUS_NAME, secretservice.SERVICE_PATH, secretservice.SERVICE_IFACE,
+                              "OpenSession", "sv", ("plain", ("s", "")))
+            _, session = bus.reply(opened)  # the later call's reply first
+            (items,) = bus.reply(search)
+            assert len(items) == 1 and session.startswith("/org/freedesktop/secrets/session/")
+            ((_, _, value, _),) = bus.call(secretservice.BUS_NAME, items[0], secretservice.ITEM_IFACE, "GetSecret",
+                                           "o", (session,))
+            assert bytes(value) == b"ya29.EMULATED-order"
+            with pytest.raises(secretservice.Unavailable):  # an error reply is still the call's own
+                bus.call(secretservice.BUS_NAME, "/org/freedesktop/secrets/no/such/object",
+                         secretservice.ITEM_IFACE, "GetSecret", "o", (session,))
+        finally:
+            bus.close()
+    finally:
+        _forget(kr, SERVICE, username)
+
+
 def test_no_session_bus_is_unavailable(monkeypatch):
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
     with pytest.raises(secretservice.Unavailable):
