@@ -6,8 +6,10 @@ argparse (the hot path), and tests/test_docs.py holds the man pages and README t
 
 A row names its handler and, for a protocol whose client reads errors somewhere other than
 stderr, its error writer, as "module:function" strings: they are imported only when that command
-runs. A new protocol is one module plus one row here. Standard library only, and nothing but
-plain data: the hot path imports this module on every call.
+runs. A row may also declare the profile keys its protocol reads (`profile_keys=`): the profile file
+accepts them, credhelper.profile keeps them raw on the Profile (value, file, line) and the protocol
+module checks them itself. A new protocol is one module plus its rows here. Standard library only,
+and nothing but plain data: the hot path imports this module on every call.
 """
 
 FORMATS = ("bare", "json", "header", "env")
@@ -41,16 +43,18 @@ class Command:
     """One row: a command (or subcommand), what runs it, and how it is described."""
 
     __slots__ = ("name", "handler", "help", "example", "options", "report", "quiet", "subcommands", "sub_dest",
-                 "sub_metavar", "sub_required")
+                 "sub_metavar", "sub_required", "profile_keys")
 
     def __init__(self, name, handler, help, example, options=(), *, report=None, quiet=False, subcommands=(),
-                 sub_dest=None, sub_metavar="SUBCOMMAND", sub_required=False):
+                 sub_dest=None, sub_metavar="SUBCOMMAND", sub_required=False, profile_keys=()):
         self.name, self.handler, self.help, self.example = name, handler, help, example
         # report: "module:function" that writes an error where this client reads it (default: stderr);
         # quiet: the client merges stderr into the answer, so nothing may reach stderr
         self.options, self.report, self.quiet = tuple(options), report, quiet
         self.subcommands, self.sub_dest, self.sub_metavar, self.sub_required = (
             tuple(subcommands), sub_dest, sub_metavar, sub_required)
+        # profile_keys: the profile-file keys this row's protocol reads and checks itself (see protocol_profile_keys)
+        self.profile_keys = tuple(profile_keys)
 
 
 # -- options several commands share -------------------------------------------------------------
@@ -148,7 +152,8 @@ COMMANDS = (
             "AWS STS (AssumeRoleWithWebIdentity)",
             "credhelper configure aws --profile deploy --aws-profile gcp\n"
             "  aws sts get-caller-identity --profile gcp",
-            SELECTION + CACHE),
+            SELECTION + CACHE,
+            profile_keys=("aws_role_arn", "aws_session_name", "aws_duration", "aws_sts_endpoint", "aws_region")),
     Command("print-aws-credentials", "credhelper.protocols.aws:print_credentials",
             "print the profile's AWS credentials (see aws-credential-process) as export lines or JSON",
             "eval \"$(credhelper print-aws-credentials --profile deploy --format env)\"",
@@ -259,3 +264,11 @@ def walk(table=COMMANDS, path=()):
     for command in table:
         yield (*path, command.name), command
         yield from walk(command.subcommands, (*path, command.name))
+
+
+def protocol_profile_keys(table=COMMANDS):
+    """Every profile key a row declares, in table order, once: the keys a protocol module checks itself."""
+    keys = {}
+    for _, command in walk(table):
+        keys.update(dict.fromkeys(command.profile_keys))
+    return tuple(keys)

@@ -9,6 +9,7 @@ import re
 import sys
 from collections import namedtuple
 
+from credhelper.commandtable import protocol_profile_keys
 from credhelper.credentials import CREDENTIAL_TYPES, is_safe_endpoint  # noqa: F401  (CREDENTIAL_TYPES re-exported)
 from credhelper.errors import ProfileError
 
@@ -20,13 +21,15 @@ REFRESH_MARGIN_SECS = 300
 DEFAULT_PROFILE = "default"
 MAX_PROFILE_CHAIN = 32  # profiles whose source is another profile: no real setup comes near this
 
-PROFILE_KEYS = (
+CORE_KEYS = (
     "source", "delegates", "target", "scopes", "lifetime", "audience", "include_email",
     "quota_project", "universe_domain", "token_endpoint", "iam_endpoint", "sts_endpoint",
     "metadata_host", "refresh_margin", "access_boundary", "project_number", "resourcemanager_endpoint",
-    # AWS credentials from the profile's Google identity (credhelper.protocols.aws)
-    "aws_role_arn", "aws_session_name", "aws_duration", "aws_sts_endpoint", "aws_region",
 )
+# a protocol's own keys (e.g. aws_role_arn) are declared by its rows in the command table and kept raw
+# on the Profile (Profile.setting); the protocol module checks them when it runs
+PROTOCOL_KEYS = tuple(k for k in protocol_profile_keys() if k not in CORE_KEYS)
+PROFILE_KEYS = CORE_KEYS + PROTOCOL_KEYS
 CACHE_KEYS = ("backend", "lock_timeout")
 CACHE_BACKENDS = ("keyring", "file", "none")
 SECTIONS_HELP = "[default], [profile NAME], [cache], [git], [docker]"
@@ -51,9 +54,9 @@ _PROFILE_FIELDS = (  # (name, default); name and source are required
     ("access_boundary", None),  # a JSON file path, or "bucket=B, role=R[, condition=EXPR]"
     ("project_number", None),  # digits: the metadata server's numeric-project-id; not part of identity()
     ("resourcemanager_endpoint", None),  # where the metadata server looks the number up; not part of identity()
-    # AWS (credhelper.protocols.aws): not part of identity(); the AWS cache key holds them itself
-    ("aws_role_arn", None), ("aws_session_name", None), ("aws_duration_secs", None), ("aws_sts_endpoint", None),
-    ("aws_region", None),
+    # the protocols' own keys, raw: ((key, value, (path, section, key, line)), ...) for those set; not part
+    # of identity() (a protocol that caches puts what it uses into its own cache key)
+    ("settings", ()),
     ("config_path", None),  # where it was defined: for messages only, not part of identity()
 )
 
@@ -78,6 +81,15 @@ class Profile(namedtuple("Profile", [f for f, _ in _PROFILE_FIELDS], defaults=[d
         if self.source.startswith("profile:"):
             return "profile"
         return "file"
+
+    def setting(self, key):
+        """A protocol's own key (PROTOCOL_KEYS) as written in the profile, stripped; None when not set."""
+        return next((value for k, value, _ in self.settings if k == key), None)
+
+    def setting_where(self, key):
+        """(path, section, key, line) of a protocol's own key, for error_at()."""
+        section = "default" if self.name == "default" else f"profile {self.name}"
+        return next((where for k, _, where in self.settings if k == key), (self.config_path, section, key, 0))
 
     def chain(self):
         """The accounts a token passes through after the source: delegates, then target."""
@@ -334,6 +346,12 @@ def _check_keys(path, section, items, allowed):
             raise _error(path, section, key, line, "unknown key", fix)
 
 
+def error_at(where, what, fix):
+    """A ProfileError naming where = (path, section, key, line), what is wrong and the fix: for the checks
+    a protocol module makes of its own keys (Profile.setting_where gives where)."""
+    return _error(*where[:4], what, fix)
+
+
 def _error(path, section, key, line, what, fix):
     where = f"{path}, line {line}" if line else path
     return ProfileError(f"{where}: [{section}] {key}: {what}", hint=fix)
@@ -463,49 +481,8 @@ def build_profile(name, get, where, config_path, resolve_source_profile=None):
         kw["project_number"] = get("project_number")
     if get("access_boundary"):
         kw["access_boundary"] = _check_boundary(get("access_boundary"), where("access_boundary"), config_path)
-    kw.update(_aws_keys(get, where))
+    kw["settings"] = tuple((key, get(key), tuple(where(key))) for key in PROTOCOL_KEYS if get(key))
     return Profile(name=name, source=source, source_profile=source_profile, config_path=config_path, **kw)
-
-
-AWS_MIN_DURATION_SECS, AWS_MAX_DURATION_SECS = 900, 43200  # what STS allows a role session
-_AWS_SESSION_CHARS = _ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ_+=,.@-")
-
-
-def _aws_keys(get, where):
-    """The aws_* keys, checked: the role's ARN, the session name and length, the STS endpoint, the region."""
-    kw = {}
-    arn = get("aws_role_arn")
-    if arn:
-        parts = arn.split(":", 5)
-        if len(parts) != 6 or parts[0] != "arn" or not parts[1].startswith("aws") or parts[2] != "iam" \
-                or not (parts[4].isdigit() and len(parts[4]) == 12) or not parts[5].startswith("role/"):
-            raise _error(*where("aws_role_arn"), f"{arn!r} is not an IAM role ARN",
-                         "write aws_role_arn = arn:aws:iam::ACCOUNT_ID:role/NAME")
-        kw["aws_role_arn"] = arn
-    name = get("aws_session_name")
-    if name:
-        if not 2 <= len(name) <= 64 or not set(name) <= _AWS_SESSION_CHARS:
-            raise _error(*where("aws_session_name"), f"{name!r} is not a role session name",
-                         "use 2 to 64 letters, digits or _+=,.@-")
-        kw["aws_session_name"] = name
-    if get("aws_duration"):
-        kw["aws_duration_secs"] = parse_duration(get("aws_duration"), where=where("aws_duration"),
-                                                 minimum=AWS_MIN_DURATION_SECS, maximum=AWS_MAX_DURATION_SECS)
-    url = get("aws_sts_endpoint")
-    if url:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise _error(*where("aws_sts_endpoint"), f"{url!r} is not a URL", "e.g. https://sts.eu-west-1.amazonaws.com")
-        if not is_safe_endpoint(url):
-            raise _error(*where("aws_sts_endpoint"), f"{url} is plain http to a host that is not loopback: the ID "
-                         "token and the AWS credentials would cross the network in cleartext",
-                         "use https://, or http:// only to 127.0.0.1, ::1 or localhost")
-        kw["aws_sts_endpoint"] = url.rstrip("/")
-    region = get("aws_region")
-    if region:
-        if not set(region) <= _ALNUM | {"-"} or not region[0].isalpha():
-            raise _error(*where("aws_region"), f"{region!r} is not an AWS region", "e.g. aws_region = eu-west-1")
-        kw["aws_region"] = region
-    return kw
 
 
 def _check_boundary(value, where, config_path):

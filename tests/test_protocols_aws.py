@@ -122,6 +122,40 @@ def test_a_profile_without_a_role_is_a_profile_error(world, tmp_path, emulator, 
     assert done.returncode == 3 and "aws_role_arn" in done.stderr and done.stdout == ""
 
 
+# -- the aws_* keys: declared by the command table, checked by the protocol -------------------------------
+
+@pytest.mark.parametrize("line, expected", [
+    ("aws_role_arn = arn:aws:iam::12:role/x", ("line 3", "aws_role_arn: 'arn:aws:iam::12:role/x' is not an IAM role ARN",
+                                               "arn:aws:iam::ACCOUNT_ID:role/NAME")),
+    ("aws_session_name = a b", ("line 4", "aws_session_name: 'a b' is not a role session name", "2 to 64")),
+    ("aws_duration = 5m", ("line 4", "aws_duration: 5m is out of range", "900s")),
+    ("aws_sts_endpoint = http://sts.example.com", ("line 4", "plain http", "https://")),
+    ("aws_region = EU_WEST", ("line 4", "aws_region: 'EU_WEST' is not an AWS region", "eu-west-1")),
+])
+def test_each_aws_key_mistake_names_file_line_and_fix(tmp_path, line, expected):
+    from credhelper.errors import ProfileError
+    from credhelper.profile import parse_config
+
+    role = "" if line.startswith("aws_role_arn") else f"aws_role_arn = {ROLE}\n"
+    config = parse_config(f"[profile p]\nsource = adc\n{role}{line}\n", path="/x/profiles.ini")
+    profile = config.resolve("p")  # the profile layer keeps the keys raw: any command but AWS's still works
+    assert profile.setting(line.split(" = ")[0]) == line.split(" = ")[1] and "aws" not in str(profile.identity())
+    with pytest.raises(ProfileError) as caught:
+        aws.Settings(profile)
+    text = f"{caught.value.message}\n{caught.value.hint}"
+    assert text.startswith(f"/x/profiles.ini, {expected[0]}: [profile p] ")
+    assert all(part in text for part in expected[1:]), text
+
+
+def test_the_profile_file_knows_the_aws_keys_from_the_command_table():
+    from credhelper import commandtable, profile
+
+    declared = commandtable.find("aws-credential-process").profile_keys
+    assert set(declared) <= set(profile.PROFILE_KEYS) and not set(declared) & set(profile.CORE_KEYS)
+    with pytest.raises(profile.ProfileError, match="did you mean 'aws_role_arn'"):
+        profile.parse_config("[default]\naws_role_rn = x\n")
+
+
 # -- STS errors become messages with the fix -----------------------------------------------------------
 
 STS_ERROR = """<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">

@@ -28,11 +28,13 @@ The AWS secret key and session token are secrets like any token: never logged, n
 
 import json
 import os
+import re
 import sys
 import time
 
+from credhelper.credentials import is_safe_endpoint
 from credhelper.errors import CredhelperError, ProfileError, UsageError
-from credhelper.profile import AWS_MIN_DURATION_SECS
+from credhelper.profile import error_at, parse_duration
 
 STS_VERSION = "2011-06-15"
 GLOBAL_STS = "https://sts.amazonaws.com"
@@ -40,6 +42,9 @@ DEFAULT_DURATION_SECS = 3600
 PROBE_AUDIENCE = "https://sts.amazonaws.com"  # only to learn the account's unique id (the token's sub)
 ENV_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 MAX_RESPONSE_CHARS = 1 << 16
+MIN_DURATION_SECS, MAX_DURATION_SECS = 900, 43200  # what STS allows a role session
+SESSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=,.@-")
+REGION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 class StsError(CredhelperError):
@@ -89,21 +94,48 @@ class Credentials:
 # -- settings from the profile ------------------------------------------------------------------
 
 class Settings:
-    """The AWS side of a profile, checked."""
+    """The AWS side of a profile: its aws_* keys (declared by the aws-credential-process row of the command
+    table, kept raw on the Profile), checked here; errors name the file, the line and the fix."""
 
     __slots__ = ("role_arn", "session_name", "duration_secs", "sts_endpoint", "region")
 
     def __init__(self, profile):
-        self.role_arn = profile.aws_role_arn
-        if not self.role_arn:
+        def where(key):
+            return profile.setting_where(key)
+
+        arn = profile.setting("aws_role_arn")
+        if not arn:
             raise ProfileError(f"profile '{profile.name}' has no aws_role_arn",
                                hint=f"add aws_role_arn = arn:aws:iam::ACCOUNT:role/NAME to [profile {profile.name}] "
                                     "(see credhelper-profiles(5))")
-        self.session_name = profile.aws_session_name or session_name_for(profile.name)
-        self.duration_secs = int(profile.aws_duration_secs or DEFAULT_DURATION_SECS)
-        self.region = profile.aws_region
-        self.sts_endpoint = (profile.aws_sts_endpoint
-                             or (f"https://sts.{self.region}.amazonaws.com" if self.region else GLOBAL_STS)).rstrip("/")
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn" or not parts[1].startswith("aws") or parts[2] != "iam" \
+                or not (parts[4].isdigit() and len(parts[4]) == 12) or not parts[5].startswith("role/"):
+            raise error_at(where("aws_role_arn"), f"{arn!r} is not an IAM role ARN",
+                           "write aws_role_arn = arn:aws:iam::ACCOUNT_ID:role/NAME")
+        self.role_arn = arn
+        name = profile.setting("aws_session_name")
+        if name and (not 2 <= len(name) <= 64 or not set(name) <= SESSION_CHARS):
+            raise error_at(where("aws_session_name"), f"{name!r} is not a role session name",
+                           "use 2 to 64 letters, digits or _+=,.@-")
+        self.session_name = name or session_name_for(profile.name)
+        duration = profile.setting("aws_duration")
+        self.duration_secs = parse_duration(duration, where=where("aws_duration"), minimum=MIN_DURATION_SECS,
+                                            maximum=MAX_DURATION_SECS) if duration else DEFAULT_DURATION_SECS
+        region = profile.setting("aws_region")
+        if region and (not set(region) <= REGION_CHARS or not region[0].isalpha()):
+            raise error_at(where("aws_region"), f"{region!r} is not an AWS region", "e.g. aws_region = eu-west-1")
+        self.region = region
+        url = profile.setting("aws_sts_endpoint")
+        if url:
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise error_at(where("aws_sts_endpoint"), f"{url!r} is not a URL",
+                               "e.g. https://sts.eu-west-1.amazonaws.com")
+            if not is_safe_endpoint(url):
+                raise error_at(where("aws_sts_endpoint"), f"{url} is plain http to a host that is not loopback: the "
+                               "ID token and the AWS credentials would cross the network in cleartext",
+                               "use https://, or http:// only to 127.0.0.1, ::1 or localhost")
+        self.sts_endpoint = (url or (f"https://sts.{region}.amazonaws.com" if region else GLOBAL_STS)).rstrip("/")
 
     def key_params(self, audience):
         return {"role_arn": self.role_arn, "session_name": self.session_name, "duration_secs": self.duration_secs,
@@ -112,8 +144,7 @@ class Settings:
 
 def session_name_for(profile_name):
     """AWS allows [\\w+=,.@-]{2,64} in a role session name."""
-    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=,.@-")
-    name = "".join(c if c in allowed else "-" for c in f"credhelper-{profile_name}")
+    name = "".join(c if c in SESSION_CHARS else "-" for c in f"credhelper-{profile_name}")
     return name[:64]
 
 
@@ -222,7 +253,7 @@ def sts_error(code, message, settings, id_token):
                         hint="check this machine's clock, then run again with --refresh")
     if code == "ValidationError" and "DurationSeconds" in message:
         return StsError(f"AWS STS refused the session length for {who} ({message})",
-                        hint=f"set aws_duration in the profile between {AWS_MIN_DURATION_SECS} s and the role's maximum")
+                        hint=f"set aws_duration in the profile between {MIN_DURATION_SECS} s and the role's maximum")
     return StsError(f"AWS STS refused {who} ({code}: {message})", hint="see the AWS STS AssumeRoleWithWebIdentity errors")
 
 
