@@ -6,8 +6,11 @@ from collections import namedtuple
 ACCESS_TOKEN = "access_token"
 ID_TOKEN = "id_token"
 JWT = "jwt"
-AWS_CREDENTIALS = "aws_credentials"  # an AWS credential set (credhelper.protocols.aws), cached like a token
-KINDS = (ACCESS_TOKEN, ID_TOKEN, JWT, AWS_CREDENTIALS)
+KINDS = (ACCESS_TOKEN, ID_TOKEN, JWT)
+# a protocol's own kind (e.g. "aws_credentials", credhelper.protocols.aws) needs no entry here: any name of
+# lowercase letters, digits and "_" is a kind the stores accept (is_kind); its cache key holds it as any other
+_KIND_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+MAX_KIND_CHARS = 64
 MAX_EXPIRY = 253402300799.0  # 9999-12-31T23:59:59Z, the last instant RFC 3339 (and kubectl) can write
 
 
@@ -29,7 +32,7 @@ def checked_expiry(value):
 
 
 class Token(namedtuple("Token", "kind value expiry token_type", defaults=("Bearer",))):
-    """kind: ACCESS_TOKEN, ID_TOKEN or JWT; value: the secret; expiry: epoch seconds, UTC.
+    """kind: ACCESS_TOKEN, ID_TOKEN or JWT, or a protocol's own (is_kind); value: the secret; expiry: epoch seconds, UTC.
 
     A namedtuple rather than a dataclass: `dataclasses` imports `inspect`, several milliseconds
     of every cache hit.
@@ -60,9 +63,15 @@ class Token(namedtuple("Token", "kind value expiry token_type", defaults=("Beare
             token_type = data.get("token_type", "Bearer")
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ValueError("malformed token entry") from None
-        if kind not in KINDS or not isinstance(value, str) or not value or not isinstance(token_type, str):
+        if not is_kind(kind) or not isinstance(value, str) or not value or not isinstance(token_type, str):
             raise ValueError("malformed token entry")
         return cls(kind, value, expiry, token_type)
+
+
+def is_kind(name):
+    """A built-in kind (KINDS), or a protocol's own: 1 to 64 of a-z, 0-9 and "_", starting with a letter."""
+    return name in KINDS or (isinstance(name, str) and 0 < len(name) <= MAX_KIND_CHARS and name[0].isalpha()
+                             and set(name) <= _KIND_CHARS)
 
 
 def is_token_value(value):

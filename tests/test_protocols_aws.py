@@ -156,6 +156,17 @@ def test_the_profile_file_knows_the_aws_keys_from_the_command_table():
         profile.parse_config("[default]\naws_role_rn = x\n")
 
 
+def test_the_aws_kind_is_a_cache_kind_but_not_a_builtin():
+    from credhelper import token
+
+    assert token.is_kind(aws.KIND) and aws.KIND not in token.KINDS
+    assert token.Token.from_dict({"kind": aws.KIND, "value": "v", "expiry": 1.0}).kind == aws.KIND
+    for bad in ("", "AWS", "a b", "x" * 65, "../k", 1, None, "1kind"):
+        assert not token.is_kind(bad)
+        with pytest.raises(ValueError):
+            token.Token.from_dict({"kind": bad, "value": "v", "expiry": 1.0})
+
+
 # -- STS errors become messages with the fix -----------------------------------------------------------
 
 STS_ERROR = """<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">

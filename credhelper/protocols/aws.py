@@ -42,6 +42,7 @@ DEFAULT_DURATION_SECS = 3600
 PROBE_AUDIENCE = "https://sts.amazonaws.com"  # only to learn the account's unique id (the token's sub)
 ENV_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 MAX_RESPONSE_CHARS = 1 << 16
+KIND = "aws_credentials"  # the cache kind of an AWS credential set (credhelper.token.is_kind), cached like a token
 MIN_DURATION_SECS, MAX_DURATION_SECS = 900, 43200  # what STS allows a role session
 SESSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=,.@-")
 REGION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -281,7 +282,7 @@ def get_credentials(profile, cache, refresh=False, request=None, now=None):
     from credhelper import broker
     from credhelper.cache import NULL_CACHE, CachedMinter, cache_key
     from credhelper.deadline import deadline_from_env
-    from credhelper.token import AWS_CREDENTIALS, ID_TOKEN, Token
+    from credhelper.token import ID_TOKEN, Token
 
     settings = Settings(profile)
     cache = NULL_CACHE if cache is None else cache
@@ -293,10 +294,10 @@ def get_credentials(profile, cache, refresh=False, request=None, now=None):
         creds = assume_role(id_token.value, settings, req)
         # an Expiration past what was asked for is not believed (issue 12.7): capped at the request's duration
         expiry = min(creds.expiry, requested_at + settings.duration_secs)
-        return Token(AWS_CREDENTIALS, creds.to_value(), expiry, "AWS")
+        return Token(KIND, creds.to_value(), expiry, "AWS")
 
-    key = None if cache is NULL_CACHE else cache_key(profile, AWS_CREDENTIALS, **settings.key_params(profile.audience))
-    meta = {"profile": profile.name, "kind": AWS_CREDENTIALS, "target": profile.target or "(source)",
+    key = None if cache is NULL_CACHE else cache_key(profile, KIND, **settings.key_params(profile.audience))
+    meta = {"profile": profile.name, "kind": KIND, "target": profile.target or "(source)",
             "audience": settings.role_arn}
     minter = CachedMinter(cache, key, mint, meta, profile.refresh_margin_secs, _new_request, deadline_from_env(),
                           _warn, now)
