@@ -48,7 +48,8 @@ SERVER = "Metadata Server for VM"
 DEFAULT_UNIVERSE_DOMAIN = "googleapis.com"
 # Host names a client may send besides the server's own loopback address and port: the names a
 # GCE client uses by default, reached through /etc/hosts or a port redirect
-METADATA_HOST_NAMES = ("metadata.google.internal", "metadata.google.internal.", "169.254.169.254", "metadata")
+GCE_METADATA_IP = "169.254.169.254"
+METADATA_HOST_NAMES = ("metadata.google.internal", "metadata.google.internal.", GCE_METADATA_IP, "metadata")
 LOOPBACK_HOST_NAMES = ("127.0.0.1", "localhost", "[::1]")
 IDLE_CONNECTION_SECS = 60
 MAX_DISCARDED_BODY_BYTES = 1 << 16
@@ -269,9 +270,15 @@ def _allowed_host(host, port):
     name, _, given_port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
     if not name or not given_port.isdigit():
         name, given_port = host, "80"
+    given_port = int(given_port)
+    if name == GCE_METADATA_IP:  # an IP literal cannot be rebound: port 80 (a redirect from GCE's address) or ours
+        return given_port in (80, port)
     if name in METADATA_HOST_NAMES:
-        return True
-    return name in LOOPBACK_HOST_NAMES and int(given_port) == port
+        # a name can be rebound: a page at http://metadata:PORT/ whose name an attacker's DNS (or LLMNR for
+        # the single label) later points at 127.0.0.1 is same-origin and sends neither Origin nor
+        # Sec-Fetch-Site. Only port 80, where these names mean GCE's own server, as on GCE.
+        return given_port == 80
+    return name in LOOPBACK_HOST_NAMES and given_port == port
 
 
 def peer_refusal(server_address, client_address, *, uid=None):
@@ -287,31 +294,38 @@ def peer_refusal(server_address, client_address, *, uid=None):
     if owner == mine:
         return None
     if owner < 0:
-        return "the client's socket is not in the kernel's socket table"
+        return "the client's socket is not in the kernel's socket tables (or /proc/net cannot be read)"
     return f"the connection comes from uid {owner}, not ours ({mine})"
 
 
 def peer_uid(server_address, client_address):
     """The uid owning the client's end of a loopback TCP connection, from /proc/net/tcp{,6}.
 
-    None where the kernel does not say (not Linux, no /proc).
+    None where the kernel does not say (not Linux); -1 on Linux when the socket is in no table or the
+    tables cannot be read (no /proc in a sandbox): refused, never let through.
     """
     if not sys.platform.startswith("linux"):
         return None
-    family = socket.AF_INET6 if ":" in client_address[0] else socket.AF_INET
-    table = "/proc/net/tcp6" if family == socket.AF_INET6 else "/proc/net/tcp"
-    local = _proc_address(family, client_address[0], client_address[1])
-    remote = _proc_address(family, server_address[0], server_address[1])
-    try:
-        with open(table, encoding="ascii") as f:
-            next(f, None)
-            for line in f:
-                fields = line.split()
-                if len(fields) > 7 and fields[1] == local and fields[2] == remote:
-                    return int(fields[7])
-    except OSError:
-        return None
-    return -1  # not in the table: a socket we cannot attribute is not ours
+    if ":" in client_address[0]:
+        tables = [("/proc/net/tcp6", socket.AF_INET6, client_address[0], server_address[0])]
+    else:
+        # an IPv4 connection from a dual-stack IPv6 socket (Java's and .NET's default) is listed in tcp6,
+        # its ends spelled ::ffff:a.b.c.d
+        tables = [("/proc/net/tcp", socket.AF_INET, client_address[0], server_address[0]),
+                  ("/proc/net/tcp6", socket.AF_INET6, "::ffff:" + client_address[0], "::ffff:" + server_address[0])]
+    for table, family, client_host, server_host in tables:
+        local = _proc_address(family, client_host, client_address[1])
+        remote = _proc_address(family, server_host, server_address[1])
+        try:
+            with open(table, encoding="ascii") as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 7 and fields[1] == local and fields[2] == remote:
+                        return int(fields[7])
+        except OSError:
+            continue  # no such table (no IPv6) or no /proc: the connection stays unattributed
+    return -1  # not in any table, or the tables cannot be read: a socket we cannot attribute is not ours
 
 
 def _proc_address(family, host, port):

@@ -487,3 +487,26 @@ def test_the_peer_uid_comes_from_the_kernels_socket_table(family, address):
                 assert peer_uid(server, client[:2]) == os.getuid()
                 assert peer_refusal(server, client[:2]) is None
                 assert "not ours" in peer_refusal(server, client[:2], uid=os.getuid() + 1)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's socket tables are Linux's")
+def test_a_dual_stack_client_of_an_ipv4_server_is_attributed_from_tcp6():
+    # Java and .NET connect to 127.0.0.1 from an IPv6 socket: the kernel lists it in tcp6 as ::ffff:127.0.0.1,
+    # and the server (an IPv4 socket) sees 127.0.0.1; attack pass: the same user's Java client got 403
+    from credhelper.metadata_protocol import peer_refusal, peer_uid
+
+    try:
+        client_sock = socket.socket(socket.AF_INET6)
+        client_sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    except OSError:
+        pytest.skip("no IPv6 sockets here")
+    with socket.socket(socket.AF_INET) as listener, client_sock:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        client_sock.connect(("::ffff:127.0.0.1", listener.getsockname()[1]))
+        accepted, client = listener.accept()
+        with accepted:
+            server = listener.getsockname()[:2]
+            assert client[0] == "127.0.0.1"
+            assert peer_uid(server, client[:2]) == os.getuid()
+            assert peer_refusal(server, client[:2]) is None

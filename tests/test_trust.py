@@ -243,10 +243,22 @@ def test_1_a_web_page_gets_no_token_from_serve_metadata(served, browser):
         assert no_token_in(status, body), (path, status, body[:80])
 
 
+@pytest.mark.parametrize("name", ["metadata", "metadata.google.internal", "metadata.google.internal."])
+def test_1_a_rebindable_gce_name_on_another_port_gets_no_token(served, name):
+    # attack pass: a page at http://metadata:PORT/ rebound to 127.0.0.1 is same-origin: no Origin, and no
+    # Sec-Fetch-Site over plain http to a non-localhost name; GCE's names mean port 80 only
+    headers = {"Host": f"{name}:{served.port}", "Metadata-Flavor": "Google", "Referer": f"http://{name}:{served.port}/",
+               "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}
+    for path in (TOKEN_PATH, IDENTITY_PATH):
+        status, body = raw_get(served.host_port, path, headers)
+        assert no_token_in(status, body), (path, status, body[:80])
+
+
 def test_1_the_hosts_official_clients_send_are_still_answered(served):
     # google-auth (Python, Node.js, Go, Java, .NET) and gcloud send Host: GCE_METADATA_HOST as given,
     # i.e. the server's own 127.0.0.1:PORT; on GCE itself metadata.google.internal or 169.254.169.254
-    for host in (served.host_port, f"localhost:{served.port}", "metadata.google.internal", "169.254.169.254"):
+    for host in (served.host_port, f"localhost:{served.port}", "metadata.google.internal", "169.254.169.254",
+                 f"169.254.169.254:{served.port}"):
         status, body = raw_get(served.host_port, TOKEN_PATH, {"Host": host, "Metadata-Flavor": "Google"})
         assert status == 200 and "access_token" in body, (host, status, body)
     status, body = raw_get(served.host_port, TOKEN_PATH, {"Host": served.host_port, "Metadata-Flavor": "Google",
