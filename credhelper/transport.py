@@ -59,9 +59,9 @@ GOOGLE_AUTH_RETRIES_ERRORS = (b"internal_failure", b"server_error", b"temporaril
 
 
 def endpoint_name(url):
-    """scheme://host/path, without the query: safe to put in a message."""
+    """scheme://host/path, without a user name, password or query: safe to put in a message."""
     parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 class DeadlineExceeded(google.auth.exceptions.TransportError):

@@ -428,6 +428,14 @@ def test_proxy_choice_is_requests_choice(no_proxy, scheme):
         os.environ.update(saved)
 
 
+def test_a_refused_proxy_is_named_without_its_password():
+    # attack pass: the refusal printed socks5://alice:S3cretProxyPass@proxy.example:1080
+    with pytest.raises(google.auth.exceptions.TransportError) as info:
+        transport.Request(deadline_secs=5, env={"HTTPS_PROXY": "socks5://alice:S3cretProxyPass@proxy.example:1080"})(
+            "https://example.com/")
+    assert "proxy.example:1080" in str(info.value) and "S3cret" not in str(info.value) and "alice" not in str(info.value)
+
+
 def test_a_proxy_of_another_scheme_is_refused_by_name():
     with pytest.raises(google.auth.exceptions.TransportError, match="not an http:// proxy"):
         transport.Request(deadline_secs=5, env={"HTTPS_PROXY": "socks5://127.0.0.1:1080"})("https://example.com/")
