@@ -205,9 +205,10 @@ def _parse_remembered(text, path):
 
     try:
         parser = (__version__, os.stat(__file__).st_mtime_ns)  # a changed parser never gets an old parse
-    except OSError:
+        runtime = user_dir("runtime")
+    except OSError:  # e.g. platformdirs' fallback runtime directory planted by another user: just parse
         return parse_config(text, path)
-    return Config(*snapshot.remember(user_dir("runtime"), "profiles", path, text,
+    return Config(*snapshot.remember(runtime, "profiles", path, text,
                                      lambda: tuple(parse_config(text, path)), parser))
 
 

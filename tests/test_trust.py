@@ -955,3 +955,22 @@ def test_5_an_sts_quoting_the_web_identity_token_gets_it_into_no_message(tmp_pat
     for result in results:
         assert result.returncode != 0 and "AccessDenied" in result.stderr, result.stderr
         assert not [w for w in (result.stdout + result.stderr).split() if "eyJ" in w], result.stderr
+
+
+def test_a_runtime_directory_planted_by_another_user_is_no_internal_error(tmp_path, emulator, sample):
+    # attack pass: with XDG_RUNTIME_DIR unset, platformdirs falls back to $TMPDIR/runtime-UID; another user
+    # who made it first got every command to fail with "internal error (PermissionError)", even with no cache
+    uid, gid = other_user()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    planted = shared / f"runtime-{os.getuid()}"
+    planted.mkdir(mode=0o777)
+    os.chown(planted, uid, gid)
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"t": {"source": sample.source_key,
+                                                                              "target": TARGET}}, cache="none")
+    env = cli_env(tmp_path, config, TMPDIR=str(shared))
+    env.pop("XDG_RUNTIME_DIR")
+    result = run_cli(["print-access-token", "--profile", "t"], env)
+    assert result.returncode == 0 and "internal error" not in result.stderr, result.stderr
+    assert not any(planted.iterdir())  # nothing of ours was written into their directory
