@@ -400,6 +400,14 @@ def proxy_for(scheme, host, port, env=None):
         return None
     if bypass_proxy(host, port, _env(env, "no_proxy") or ""):
         return None
+    if scheme == "http":
+        from credhelper.credentials import is_loopback_host
+
+        if is_loopback_host(host.lower().strip("[]")):
+            # plain http is allowed only to loopback (credentials.is_safe_endpoint): through a proxy, the refresh
+            # token and client secret would leave the machine in cleartext. Go's ProxyFromEnvironment never
+            # proxies loopback either; https to loopback still may (a CONNECT tunnel keeps it encrypted)
+            return None
     if "://" not in url:
         url = "http://" + url
     parts = urllib.parse.urlsplit(url)

@@ -190,7 +190,9 @@ class _Proxy(http.server.BaseHTTPRequestHandler):
         self.server.seen.append((self.command, self.path, self.headers.get("Proxy-Authorization")))
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-authorization", "connection")}
-        answer = requests.request(self.command, self.path, data=body, headers=headers, proxies={"http": None})
+        # echo.invalid: a name that is not loopback (loopback is never proxied over plain http), served here
+        url = self.path.replace("//echo.invalid:", "//127.0.0.1:", 1)
+        answer = requests.request(self.command, url, data=body, headers=headers, proxies={"http": None})
         self.send_response(answer.status_code)
         self.send_header("Content-Length", str(len(answer.content)))
         self.end_headers()
@@ -364,15 +366,29 @@ def test_https_goes_through_the_proxy_in_https_proxy(tls_echo, proxy, pki):
 
 def test_http_goes_through_the_proxy_in_http_proxy_with_its_credentials(echo, proxy):
     env = {"http_proxy": f"http://us%40er:p%3Ass@127.0.0.1:{proxy.port}"}
-    resp = transport.Request(deadline_secs=10, env=env)(f"http://127.0.0.1:{echo.port}/plain?a=b")
+    resp = transport.Request(deadline_secs=10, env=env)(f"http://echo.invalid:{echo.port}/plain?a=b")
     assert resp.status == 200 and json.loads(resp.data)["path"] == "/plain?a=b"
     theirs = requests.Session()
     theirs.trust_env = False
-    prepared = theirs.prepare_request(requests.Request("GET", f"http://127.0.0.1:{echo.port}/plain?a=b"))
+    prepared = theirs.prepare_request(requests.Request("GET", f"http://echo.invalid:{echo.port}/plain?a=b"))
     adapter = requests.adapters.HTTPAdapter()
     expected = adapter.proxy_headers(env["http_proxy"])["Proxy-Authorization"]
     assert proxy.seen == [("GET", prepared.url, expected)]  # absolute form, and the Basic credentials requests sends
     print(f"\nhttp_proxy with credentials: {proxy.seen}")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "127.0.0.2"])
+def test_plain_http_to_loopback_never_goes_through_a_proxy(echo, proxy, host):
+    # attack pass: http_proxy received an http://127.0.0.1 token endpoint's refresh token and client secret
+    env = {"http_proxy": f"http://127.0.0.1:{proxy.port}"}
+    try:
+        resp = transport.Request(deadline_secs=10, env=env)(f"http://{host}:{echo.port}/direct", method="POST",
+                                                            body=b"refresh_token=1//secret")
+    except google.auth.exceptions.TransportError:
+        assert host != "127.0.0.1"  # nothing listens on that address here; the point is the proxy saw nothing
+    else:
+        assert resp.status == 200
+    assert proxy.seen == []
 
 
 @pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost,127.0.0.1", "127.0.0.0/8", "*", " 127.0.0.1 "])
@@ -417,6 +433,10 @@ def test_proxy_choice_is_requests_choice(no_proxy, scheme):
             theirs = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url, no_proxy=None))
             ours = transport.proxy_for(scheme, host, port, env)
             ours_url = f"http://{ours[0]}:{ours[1]}" if ours else None
+            if scheme == "http" and host == "127.0.0.1":
+                # plain http to loopback is never proxied (requests would): refresh tokens stay on the machine
+                assert ours_url is None
+                continue
             if host == "10.1.2.3" and no_proxy == "10.1.2.3:443":
                 # requests honours host:port entries for names but not for IP addresses; here both
                 assert theirs == env[f"{scheme}_proxy"] and ours_url is None
