@@ -51,11 +51,9 @@ def get_object(state, req, bucket_name, object_name):
 
 def list_objects(state, req, bucket_name):
     """objects.list: prefix, delimiter, maxResults and pageToken (the name to start after)."""
-    resource = f"projects/_/buckets/{bucket_name}"
-    grant, bucket, failure = _authorize(state, req, bucket_name, LIST_PERMISSION, resource, "bucket")
+    bucket, failure = _bucket_access(state, req, bucket_name, LIST_PERMISSION)
     if failure:
         return failure
-    _audit(state, grant, LIST_PERMISSION, resource, True)
     prefix, delimiter = req.query.get("prefix", ""), req.query.get("delimiter", "")
     try:
         limit = min(int(req.query.get("maxResults") or MAX_LIST_RESULTS), MAX_LIST_RESULTS)
@@ -85,11 +83,9 @@ def list_objects(state, req, bucket_name):
 
 
 def get_bucket(state, req, bucket_name):
-    resource = f"projects/_/buckets/{bucket_name}"
-    grant, bucket, failure = _authorize(state, req, bucket_name, BUCKET_PERMISSION, resource, "bucket")
+    _, failure = _bucket_access(state, req, bucket_name, BUCKET_PERMISSION)
     if failure:
         return failure
-    _audit(state, grant, BUCKET_PERMISSION, resource, True)
     stamp = created_stamp()
     body = {"kind": "storage#bucket", "selfLink": f"{req.base_url}/storage/v1/b/{bucket_name}",
             "id": bucket_name, "name": bucket_name, "metageneration": "1", "location": "US",
@@ -102,6 +98,16 @@ def get_bucket(state, req, bucket_name):
     if len(numbers) == 1:
         body["projectNumber"] = numbers[0]
     return Response(200, body)
+
+
+def _bucket_access(state, req, bucket_name, permission):
+    """(bucket, None) for a bucket-level call the caller may make, audited; else (None, the failure Response)."""
+    resource = f"projects/_/buckets/{bucket_name}"
+    grant, bucket, failure = _authorize(state, req, bucket_name, permission, resource, "bucket")
+    if failure:
+        return None, failure
+    _audit(state, grant, permission, resource, True)
+    return bucket, None
 
 
 def _authorize(state, req, bucket_name, permission, resource, what):
