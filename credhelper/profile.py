@@ -5,7 +5,6 @@ the key, the line and the fix. Light imports only: this runs on every cached cal
 """
 
 import os
-import re
 import sys
 from collections import namedtuple
 
@@ -39,6 +38,7 @@ _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
 _ALNUM = _LETTERS | frozenset("0123456789")
 _EMAIL_LOCAL = _ALNUM | frozenset("._%+-")
 _EMAIL_HOST = _ALNUM | frozenset(".-")
+_PROFILE_NAME = _ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ_.@-")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -247,7 +247,7 @@ def parse_config(text, path="<profile file>"):
         line = section_lines.get(section, 0)
         if section == "default" or section.startswith("profile "):
             name = "default" if section == "default" else section[len("profile "):].strip()
-            if not name or not re.match(r"^[A-Za-z0-9_.@-]+$", name):
+            if not is_profile_name(name):
                 raise ProfileError(f"{path}, line {line}: [{section}]: invalid profile name",
                                    hint="use letters, digits, '.', '_', '-' and '@' only, e.g. [profile deploy]")
             if name in sections:
@@ -382,6 +382,22 @@ def is_email(value):
             and len(tld) >= 2 and set(tld) <= _LETTERS)
 
 
+def is_profile_name(name):
+    """Letters, digits, '_', '.', '@' and '-' (ASCII), at least one."""
+    return bool(name) and set(name) <= _PROFILE_NAME
+
+
+def split_scopes(value):
+    """'a, b c' -> ('a', 'b', 'c'): scopes separated by commas and whitespace (as str.split sees it)."""
+    return tuple(value.replace(",", " ").split())
+
+
+def is_url(value):
+    """http:// or https:// and then a host: a first character that is neither '/' nor whitespace."""
+    rest = value.partition("://")[2] if value.startswith(("https://", "http://")) else ""
+    return rest[:1] != "" and rest[0] != "/" and not rest[0].isspace()
+
+
 def check_email(value, where, what="service account email"):
     value = value.strip()
     if not is_email(value):
@@ -454,7 +470,7 @@ def build_profile(name, get, where, config_path, resolve_source_profile=None):
     elif kw.get("delegates"):
         raise _error(*where("delegates"), "delegates without a target", "add target = EMAIL (the account to impersonate)")
     if get("scopes"):
-        kw["scopes"] = tuple(s for s in re.split(r"[,\s]+", get("scopes")) if s)
+        kw["scopes"] = split_scopes(get("scopes"))
     if get("lifetime"):
         kw["lifetime_secs"] = parse_duration(get("lifetime"), where=where("lifetime"))
     if get("refresh_margin"):
@@ -468,7 +484,7 @@ def build_profile(name, get, where, config_path, resolve_source_profile=None):
     for key in ("token_endpoint", "iam_endpoint", "sts_endpoint", "resourcemanager_endpoint"):
         if get(key):
             url = get(key)
-            if not re.match(r"^https?://[^/\s]+", url):
+            if not is_url(url):
                 raise _error(*where(key), f"{url!r} is not a URL", "write a full URL, e.g. https://iamcredentials.googleapis.com/")
             if not is_safe_endpoint(url):
                 raise _error(*where(key), f"{url} is plain http to a host that is not loopback: the credentials "

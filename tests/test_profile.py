@@ -240,6 +240,38 @@ def test_dev_zero_as_any_file_is_refused_at_once(tmp_path, key, args, code):
     assert "/dev/zero" in result.stderr and "Traceback" not in result.stderr
 
 
+WHITESPACE = "".join(chr(c) for c in range(0x3100) if chr(c).isspace())
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(st.text(alphabet="ab,:/@_.-" + WHITESPACE, max_size=24), st.text(max_size=12)))
+def test_the_hand_written_checks_agree_with_the_patterns_they_replaced(value):
+    """profile.py does not import re (5 ms of a hit): its three checks must read text as the patterns did."""
+    from credhelper.profile import is_profile_name, is_url, split_scopes
+
+    assert split_scopes(value) == tuple(s for s in re.split(r"[,\s]+", value) if s)
+    for url in (value, "https://" + value, "http://" + value, "https:/" + value):
+        assert is_url(url) == bool(re.match(r"^https?://[^/\s]+", url))
+    name = value.strip()  # as parse_config strips a section's name
+    assert is_profile_name(name) == bool(re.match(r"^[A-Za-z0-9_.@-]+$", name))
+
+
+def test_loading_and_resolving_a_profile_imports_no_re(tmp_path):
+    """Whatever the modules below it import, profile.py itself needs no re on a hit (a snapshot load and a resolve)."""
+    path = tmp_path / "p.ini"
+    path.write_text("[default]\nsource = adc\ntarget = t@p.iam.gserviceaccount.com\nscopes = a, b\n"
+                    "token_endpoint = https://x/\n")
+    path.chmod(0o600)
+    load = f"print(profile.load_config({str(path)!r}).resolve().scopes)\n"
+    block = ("import sys, credhelper.credentials, credhelper.commandtable\n"
+             "for name in ['re', *(m for m in sys.modules if m.startswith('re.'))]: sys.modules[name] = None\n")
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))
+    for code in ("from credhelper import profile\n" + load,  # the parse (configparser needs re)
+                 block + "from credhelper import profile\n" + load):  # the snapshot
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+        assert result.returncode == 0 and result.stdout.strip() == "('a', 'b')", result.stderr
+
+
 ENDPOINTS = ["https://x", "https://evil.com/", "http://127.0.0.1:8080/a", "http://127.9.9.9", "http://localhost",
              "http://LOCALHOST:1/", "http://[::1]:9/x", "http://[0:0::1]/", "http://evil.com", "http://127.0.0.1.evil.com/",
              "http://u:p@127.0.0.1/", "http://127.0.0.1@evil.com/", "http://127.0.0.1#@evil.com/", "http://1.2.3.4",
