@@ -4,16 +4,17 @@
 
 Every path of issue 15 is a case: `python -c pass` (the floor); warm hits of `credhelper
 print-access-token` (Secret Service and file store) and of the docker, git and kubectl helpers
-(through their own console scripts); a mint stored in the Secret Service (`--refresh`, the
-source token cached) of an access token, an ID token and a signed JWT; a mint from an empty
-cache (two requests, stored); a mint from nothing (`--no-cache`); the warm hit, and a mint and
-store, with 1,000 profiles in the file and 1,000 entries in the index and the keyring; and, when
-installed, the gcloud tools a user would otherwise run. Each round runs every case once, in turn, so the
-machine's load falls on all of them alike: the ratio to `python -c pass` is taken within each
-round and the table shows the median ratio over the rounds (and the median milliseconds); the
-same for CPU time (user + system, of the process and its children), which other processes'
-load changes less than wall time (a Secret Service call's wait for the daemon is not in it). Peak
-RSS is GNU time's, the maximum of 3 more runs; requests are the emulator's counters per run.
+(through their own scripts; kubectl's with KUBERNETES_EXEC_INFO set, as kubectl always sets it);
+a mint stored in the Secret Service (`--refresh`, the source token cached) of an access token,
+an ID token and a signed JWT; a mint from an empty cache (two requests, stored); a mint from
+nothing (`--no-cache`); the warm hit, and a mint and store, with 1,000 profiles in the file and
+1,000 entries in the index and the keyring; and, when installed, the gcloud tools a user would
+otherwise run. Each round runs every case once, in turn, so the machine's load falls on all of
+them alike: the ratio to `python -c pass` is taken within each round and the table shows the
+median ratio over the rounds (and the median milliseconds); the same for CPU time (user +
+system, of the process and its children), which other processes' load changes less than wall
+time (a Secret Service call's wait for the daemon is not in it). Peak RSS is GNU time's, the
+maximum of 3 more runs; requests are the emulator's counters per run.
 
 credhelper runs from a virtual environment of its own (.venv/bench), built with the
 interpreter running this script, with the checkout installed as a user installs it (`pip
@@ -51,6 +52,8 @@ SCALE = 1000  # profiles in the file, entries in the index and the keyring, for 
 AUDIENCE = "https://bench.example.com"
 GIT_INPUT = "protocol=https\nhost=source.developers.google.com\n\n"
 DOCKER_INPUT = "us-docker.pkg.dev\n"
+# what kubectl always sets for an exec plugin (interactiveMode Never, no cluster info)
+EXEC_INFO = '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}'
 
 # name: (target as a ratio to python -c pass, or to the case named, from issue 15)
 TARGETS = {
@@ -148,8 +151,11 @@ class PrivateBus:
 def bench_venv(python=sys.executable):
     """ROOT/.venv/bench with this checkout installed (not editable); its bin directory."""
     venv = os.path.join(ROOT, ".venv", "bench")
-    with open(os.path.join(ROOT, "setup.cfg"), "rb") as f:
-        stamp = hashlib.sha256(f.read() + python.encode()).hexdigest()
+    digest = hashlib.sha256(python.encode())
+    for name in ("setup.cfg", "setup.py"):
+        with open(os.path.join(ROOT, name), "rb") as f:
+            digest.update(f.read())
+    stamp = digest.hexdigest()
     stamp_file = os.path.join(venv, ".credhelper-bench-stamp")
     pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     fresh = not os.path.exists(stamp_file) or open(stamp_file).read().strip() != stamp
@@ -326,7 +332,8 @@ class Bench:
         self.add("warm hit: docker-credential-credhelper get", [*docker, "get"], env, stdin=DOCKER_INPUT,
                  expect_requests=0)
         self.add("warm hit: git-credential-credhelper get", [*git, "get"], env, stdin=GIT_INPUT, expect_requests=0)
-        self.add("warm hit: credhelper kubectl", [*cmd, "kubectl"], env, expect_requests=0)
+        self.add("warm hit: credhelper kubectl", [*cmd, "kubectl"], dict(env, KUBERNETES_EXEC_INFO=EXEC_INFO),
+                 expect_requests=0)
         self.add("mint and store: access token (--refresh)", [*cmd, "print-access-token", "--refresh"], env,
                  expect_requests=1)
         self.add("mint and store: ID token (--refresh)", [*cmd, "print-identity-token", "--refresh"], env,

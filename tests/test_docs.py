@@ -340,11 +340,15 @@ def test_no_option_on_the_page_is_missing_from_the_cli():
 
 
 def test_name_section_lists_the_entry_points():
-    cfg = configparser.ConfigParser()
-    cfg.read(ROOT / "setup.cfg")
-    scripts = {line.split("=")[0].strip() for line in cfg["options.entry_points"]["console_scripts"].splitlines()
-               if line.strip()}
-    assert scripts == set(ENTRY_POINTS)
+    import ast
+
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    launchers = next(ast.literal_eval(node.value) for node in tree.body
+                     if isinstance(node, ast.Assign) and node.targets[0].id == "LAUNCHERS")
+    scripts = set(launchers)
+    assert scripts == set(ENTRY_POINTS) == {p.name for p in (ROOT / "scripts").iterdir()}
+    for name, func in launchers.items():  # each POSIX script calls the function its Windows entry point names
+        assert f"from credhelper.cli import {func}\n" in (ROOT / "scripts" / name).read_text()
     name = sections(MAN / "credhelper.1")["NAME"]
     assert {words(line)[1] for line in name if line.startswith(".Nm ")} == scripts
 
