@@ -60,3 +60,30 @@ def test_threads_that_use_it_first_at_once_get_one_real_module():
                "threads = [threading.Thread(target=use) for _ in range(8)]\n"
                "[t.start() for t in threads]\n[t.join() for t in threads]\n"
                "assert len(seen) == 8 and all(f is sys.modules['asyncio'].Future for f in seen), seen\n")
+
+
+def imported_by(args, env):
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "credhelper", *args], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_a_target_mint_with_the_source_token_cached_loads_no_key(emulator, sample, tmp_path):
+    """The source's google-auth object is built only to refresh or sign: a --refresh of a target token
+    (every kind) whose source token is cached imports no credential module and no cryptography."""
+    claims = tmp_path / "claims.json"
+    claims.write_text('{"aud": "https://svc.example", "sub": "x"}')
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url,
+                            {"default": {"source": sample.source_key, "target": sample.target,
+                                         "audience": "https://svc.example"}})
+    env = cli_env(tmp_path, config)
+    first = imported_by(["print-access-token"], env)  # mints and caches the source token
+    assert "google.oauth2.service_account" in first and emulator.counters["token"] == 1
+    for args in (["print-access-token", "--refresh"], ["print-identity-token", "--refresh"],
+                 ["sign-jwt", "--claims", str(claims), "--refresh"]):
+        imported = imported_by(args, env)
+        assert not {m for m in imported if m.startswith(("google.oauth2", "cryptography", "google.auth.crypt"))}, args
+    assert emulator.counters["token"] == 1  # the cached source token served every mint
+    assert emulator.counters["generateAccessToken"] == 2 and emulator.counters["generateIdToken"] == 1
+    assert emulator.counters["signJwt"] == 1

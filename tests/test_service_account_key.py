@@ -39,7 +39,8 @@ def test_credentials_are_google_auths_and_mint(sample, emulator):
 
 def test_id_token_credentials_are_google_auths(sample, emulator):
     info = _info(sample)
-    src = source.Source("service_account", None, info["client_email"], info, str(sample.source_key))
+    src = source.Source("service_account", None, info["client_email"], info, str(sample.source_key),
+                        build=lambda: source.credentials_from_info(info, []))
     token = source.mint_own_id_token(src, "https://svc.example.com", transport.Request(deadline_secs=20))
     theirs = service_account.IDTokenCredentials.from_service_account_info(
         info, target_audience="https://svc.example.com", token_uri=info["token_uri"])

@@ -289,3 +289,27 @@ def test_the_gcloud_form_without_a_profile_file_suggests_source(tmp_path):
     assert result.returncode == 1, result.stderr
     assert "no credentials found" in result.stderr and "pass --source KEY_FILE" in result.stderr
     assert "in the profile" not in result.stderr
+
+
+def test_a_key_google_auth_cannot_use_is_refused_alike_by_every_mint_from_it(tmp_path, emulator, sample):
+    """The google-auth object is built only when the source refreshes or signs: every mint that needs
+    it still refuses a key it cannot load, with the file named, exit 3, and no part of the key shown."""
+    info = json.load(open(sample.source_key))
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps(dict(info, private_key="-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n"
+                                                     "-----END PRIVATE KEY-----\n")))
+    key.chmod(0o600)
+    claims = tmp_path / "claims.json"
+    claims.write_text('{"aud": "https://svc.example", "sub": "x"}')
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url,
+                            {"default": {"source": str(key), "target": TARGET}, "own": {"source": str(key)}})
+    env = cli_env(tmp_path, config)
+    for args in (["print-access-token"], ["print-access-token", "--no-cache"], ["--profile", "own", "print-access-token"],
+                 ["--profile", "own", "print-identity-token", "--audience", "https://svc.example"],
+                 ["--profile", "own", "sign-jwt", "--claims", str(claims)],
+                 ["print-identity-token", "--audience", "https://svc.example"]):
+        result = run_cli(args, env)
+        assert result.returncode == 3, (args, result.stderr)
+        assert f"{key}: not a usable service_account credentials file" in result.stderr, (args, result.stderr)
+        assert "bm90IGEga2V5" not in result.stderr and "Traceback" not in result.stderr
+    assert emulator.counters["token"] == 0 and emulator.counters["generateAccessToken"] == 0
