@@ -164,8 +164,9 @@ def test_the_cache_writes_to_the_secret_service_without_keyring_once_keyring_cho
     runtime = tmp_path / "run"
     first, second = uuid.uuid4().hex, uuid.uuid4().hex
     try:
-        cold = _put(runtime, first, "ya29.EMULATED-first")  # nothing known yet: keyring decides
-        assert cold["keyring_imported"] and cold["entry"]["store"] == "secretservice"
+        # nothing known yet: keyring would choose the Secret Service here (tests/test_keyring_store.py)
+        cold = _put(runtime, first, "ya29.EMULATED-first")
+        assert not cold["keyring_imported"] and cold["entry"]["store"] == "secretservice"
         warm = _put(runtime, second, "ya29.EMULATED-second")  # known: written directly
         assert not warm["keyring_imported"]
         assert {k: warm["entry"].get(k) for k in ("store", "backend", "collection")} \
