@@ -20,6 +20,8 @@ import google.auth.exceptions
 import google.auth.transport.requests
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 import requests.adapters
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -547,3 +549,30 @@ def test_a_mint_imports_neither_requests_nor_urllib3(tmp_path, emulator, sample)
     assert result.returncode == 0, result.stderr
     token, loaded = result.stdout.strip().split("\n")[0], result.stdout.split("\n")[-1]
     assert token.startswith("ya29.") and loaded == "", loaded
+
+
+# -- hosts without the idna codec --------------------------------------------------------------------
+
+_LABEL = st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=127), max_size=70)
+
+
+@given(st.lists(_LABEL, max_size=5).map(".".join) | st.text(max_size=40))
+def test_ascii_host_is_what_the_idna_codec_makes_of_a_host(host):
+    """What the socket and ssl modules would do with a str host: the same bytes, or (passed on as it
+    is) the codec's own encoding or refusal."""
+    ours = transport.ascii_host(host)
+    try:
+        theirs = host.encode("idna")
+    except UnicodeError:
+        assert ours is host
+        return
+    assert ours == theirs or (ours is host and not host.isascii())
+
+
+def test_a_request_imports_no_idna_codec(emulator):
+    code = ("import sys\nfrom credhelper import transport\n"
+            f"r = transport.Request(deadline_secs=10)({emulator.url + '/_emulator/counters'!r}, method='GET')\n"
+            "assert r.status == 200, r.status\nprint('encodings.idna' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
