@@ -124,6 +124,19 @@ def _log(message):
     sys.stderr.write(f"credhelper: metadata server: {message}\n")
 
 
+def _quiet_error(request, client_address):
+    """socketserver's handle_error, without its traceback on the user's terminal: a client that resets or
+    drops its connection (a killed process, a timed-out library) is one -vv line; anything else one line
+    naming the exception's type (its text could quote a request)."""
+    import sys
+
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        log.debug("metadata server: the client closed the connection (%s)", type(exc).__name__)
+    else:
+        _log(f"a request failed ({type(exc).__name__}); the server goes on")
+
+
 class Server:
     """A metadata server on 127.0.0.1 in a daemon thread of this process."""
 
@@ -133,6 +146,7 @@ class Server:
         handler = type("Handler", (MetadataHandler,), {"backend": backend})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = _quiet_error
         self.backend = backend
         self.host_port = f"127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = None

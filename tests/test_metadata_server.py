@@ -510,3 +510,32 @@ def test_a_dual_stack_client_of_an_ipv4_server_is_attributed_from_tcp6():
             assert client[0] == "127.0.0.1"
             assert peer_uid(server, client[:2]) == os.getuid()
             assert peer_refusal(server, client[:2]) is None
+
+
+def test_a_client_resetting_its_connection_gets_no_traceback_on_stderr(tmp_path, config):
+    """A client that resets its connection mid-request (RST, as a killed process's does) is one -vv line,
+    never socketserver's traceback on the user's terminal."""
+    import select
+    import struct
+
+    served = start(tmp_path, config, "t", verbose=["-vv"])
+    lines = []
+    try:
+        host, port = served.host.split(":")
+        for _ in range(2):  # twice: the server goes on serving after the first
+            sock = socket.create_connection((host, int(port)), timeout=10)
+            sock.sendall(b"GET /computeMetadata/v1/instance/zone HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()  # SO_LINGER 0: an RST, not a FIN
+            while True:  # until the server has handled it, one way or the other
+                ready, _, _ = select.select([served.proc.stderr], [], [], 60)
+                assert ready, f"the server said nothing about the reset: {lines}"
+                lines.append(served.proc.stderr.readline())
+                if "closed the connection" in lines[-1] or "Traceback" in lines[-1] or not lines[-1]:
+                    break
+        assert served.get(f"{SA}/default/email").text == TARGET
+    finally:
+        _, err = stop(served)
+    text = "".join(lines) + err
+    assert "Traceback" not in text and "Exception occurred" not in text, text
+    assert text.count("closed the connection") == 2, text
