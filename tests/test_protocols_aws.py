@@ -198,6 +198,51 @@ def test_sts_errors_name_the_fix_and_never_the_token(world, tmp_path, emulator, 
         assert conditions["accounts.google.com:sub"].isdigit() and conditions["accounts.google.com:aud"]
 
 
+STS_CREDENTIALS = """<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult><Credentials>
+    <AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>
+    <SessionToken>{session}</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration>
+  </Credentials></AssumeRoleWithWebIdentityResult>
+</AssumeRoleWithWebIdentityResponse>"""
+GOOD = {"key": "ASIAEXAMPLE", "secret": "s3cr3t/Key+value", "session": "FwoGZXIvYXdzEJr//////////wEaDA=="}
+
+
+@pytest.mark.parametrize("field, value", [
+    ("key", "ASIA EXAMPLE"), ("secret", "a&#10;b"), ("session", "tok&#13;en"), ("session", "t\u00e9"),
+    ("secret", "x\\u00a0y"), ("key", "A\u200bB"), ("session", "a&#9;b"), ("secret", "a&#127;b"),
+])
+def test_sts_credentials_that_are_not_visible_ascii_are_refused(world, field, value):
+    """AccessKeyId, SecretAccessKey and SessionToken go into credential_process JSON, export lines and a
+    command's environment: an STS that answers one with a space, a control character or non-ASCII is refused
+    (exit 1), and the value reaches neither stdout nor stderr."""
+    value = value.encode().decode("unicode_escape")
+    body = STS_CREDENTIALS.format(**{**GOOD, field: value}).encode()
+
+    with StubServer(lambda handler: (200, {"Content-Type": "text/xml"}, body)) as sts:
+        env = world(aws_sts_endpoint=f"http://127.0.0.1:{sts.port}")
+        done = credhelper(env, "aws-credential-process", "--profile", "aws")
+        printed = credhelper(env, "print-aws-credentials", "--profile", "aws", "--format", "env")
+    for run in (done, printed):
+        assert run.returncode == 1 and run.stdout == "", run.stdout
+        assert "not visible ASCII" in run.stderr and field_name(field) in run.stderr, run.stderr
+        assert GOOD["secret"] not in run.stderr and GOOD["session"] not in run.stderr
+
+
+def test_sts_credentials_in_visible_ascii_pass(world):
+    body = STS_CREDENTIALS.format(**GOOD).encode()
+    with StubServer(lambda handler: (200, {"Content-Type": "text/xml"}, body)) as sts:
+        env = world(aws_sts_endpoint=f"http://127.0.0.1:{sts.port}")
+        done = credhelper(env, "aws-credential-process", "--profile", "aws")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert (answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"]) == \
+        (GOOD["key"], GOOD["secret"], GOOD["session"])
+
+
+def field_name(field):
+    return {"key": "AccessKeyId", "secret": "SecretAccessKey", "session": "SessionToken"}[field]
+
+
 def test_parse_error_and_credentials_on_hostile_xml():
     assert aws.parse_error("not xml") == (None, None)
     assert aws.parse_error("<a><Code>X</Code></a>") == ("X", "")

@@ -45,6 +45,7 @@ MAX_RESPONSE_CHARS = 1 << 16
 KIND = "aws_credentials"  # the cache kind of an AWS credential set (credhelper.token.is_kind), cached like a token
 MIN_DURATION_SECS, MAX_DURATION_SECS = 900, 43200  # what STS allows a role session
 SESSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=,.@-")
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 REGION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
@@ -172,8 +173,8 @@ def assume_role(id_token, settings, request):
         raise sts_error(code, message, settings, id_token)
     try:
         return parse_credentials(text)
-    except ValueError:
-        raise UpstreamError(f"AWS STS at {settings.sts_endpoint} answered 200 without credentials",
+    except ValueError as exc:
+        raise UpstreamError(f"AWS STS at {settings.sts_endpoint} answered 200 {exc}",
                             hint="check aws_sts_endpoint (or aws_region) in the profile") from None
 
 
@@ -195,13 +196,17 @@ def _find(root, name):
 
 
 def parse_credentials(text):
-    """The Credentials of an AssumeRoleWithWebIdentityResponse; ValueError when it has none."""
+    """The Credentials of an AssumeRoleWithWebIdentityResponse; ValueError, saying what is wrong with the
+    answer, when it has none or one of them is not visible ASCII (0x21-0x7e)."""
     root = _xml(text)
     if root is None:
-        raise ValueError("not XML")
+        raise ValueError("without credentials (not XML)")
     fields = [_find(root, name) for name in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")]
     if not all(fields):
-        raise ValueError("incomplete credentials")
+        raise ValueError("without credentials (some of them missing)")
+    for name, value in zip(("AccessKeyId", "SecretAccessKey", "SessionToken"), fields):
+        if not _VISIBLE_ASCII.fullmatch(value):  # they go into JSON, export lines and a command's environment
+            raise ValueError(f"with credentials whose {name} is not visible ASCII")
     from credhelper.token import parse_time
 
     return Credentials(*fields[:3], parse_time(fields[3]))
