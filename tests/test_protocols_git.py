@@ -290,7 +290,16 @@ def test_a_host_that_is_not_a_dns_name_or_ip_literal_gets_no_answer(world, host,
 
 
 @pytest.mark.parametrize("path", ["team-a/../team-b", "team-a/./../team-b/repo", "team-a/%2e%2e/team-b",
-                                  "team-a%2f..%2fteam-b", "team-a/..", "./team-a/repo"])
+                                  "team-a%2f..%2fteam-b", "team-a/..", "./team-a/repo",
+                                  # what servers also read as '..': Tomcat/Spring path parameters, a second
+                                  # decoding, IIS %u escapes, overlong UTF-8, fullwidth dots (NFKC), Windows'
+                                  # trailing dots and spaces, a NUL
+                                  "team-a/..;/team-b", "team-a/..;jsessionid=1/team-b", "team-a/%2e%2e;x/team-b",
+                                  "team-a/%252e%252e/team-b", "team-a%252f..%252fteam-b", "team-a/%25252e%25252e/b",
+                                  "team-a/%u002e%u002e/team-b", "team-a/%c0%ae%c0%ae/team-b",
+                                  "team-a/\uff0e\uff0e/team-b", "team-a/%ef%bc%8e%ef%bc%8e/team-b",
+                                  "team-a/..%20/team-b", "team-a/.../team-b", "team-a/..%00/team-b",
+                                  "team-a/.%09./team-b", "team-a/;/../team-b"])
 def test_a_path_with_dot_segments_gets_no_answer(tmp_path, world, emulator, sample, path):
     _, env = world
     config = write_profiles(tmp_path / "paths.ini", emulator.url, {"t": {"source": sample.source_key,
@@ -301,6 +310,8 @@ def test_a_path_with_dot_segments_gets_no_answer(tmp_path, world, emulator, samp
     ok = helper(env, "get", input="protocol=https\nhost=git.example.com\npath=team-a//repo.git\n\n")
     assert ok.returncode == 0 and "password=" in ok.stdout, ok.stderr  # the normalised path matches
     done = helper(env, "get", input=f"protocol=https\nhost=git.example.com\npath={path}\n\n")
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr
+    done = helper(env, "get", input=f"url=https://git.example.com/{path}\n\n")
     assert (done.returncode, done.stdout) == (0, ""), done.stderr
 
 

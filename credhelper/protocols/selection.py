@@ -91,13 +91,37 @@ def split_host(text):
 
 def path_segments(path):
     """A URL path as its segments, percent-decoded, empty ones dropped: 'a//b/' -> ['a', 'b'].
-    None when a segment is '.' or '..' (a server would resolve it to another path than it reads)."""
+
+    None when some server could read the path as another one than its segments say: a segment that is
+    '.' or '..' in any spelling a server resolves (after ';' path parameters are cut, as Tomcat and
+    Jetty do; NFKC-normalised, so fullwidth dots; without spaces and control characters, which Windows
+    drops), an escape left after decoding (%252e decoded twice is '.'; IIS reads %u002e), or an escape
+    that is not UTF-8 (overlong %c0%ae was a '.' to old servers)."""
     import urllib.parse  # only for requests that carry a path
 
-    segments = [s for s in urllib.parse.unquote(path or "").replace("\\", "/").split("/") if s]
-    if any(s in (".", "..") for s in segments):
+    try:
+        decoded = urllib.parse.unquote(path or "", errors="strict")
+    except UnicodeDecodeError:
+        return None
+    if "%" in decoded:
+        import re
+
+        if re.search(r"%([0-9a-fA-F]{2}|[uU][0-9a-fA-F]{4})", decoded):
+            return None
+    segments = [s for s in decoded.replace("\\", "/").split("/") if s]
+    if any(_is_dot_segment(s) for s in segments):
         return None
     return segments
+
+
+def _is_dot_segment(segment):
+    core = segment.split(";", 1)[0]
+    if not core.isascii():
+        import unicodedata
+
+        core = unicodedata.normalize("NFKC", core)
+    core = "".join(c for c in core if c > " " and c != "\x7f")
+    return bool(core) and not core.strip(".")
 
 
 def read_input(stdin, max_bytes):
