@@ -89,7 +89,7 @@ def token_from(record, answer, params, requested_at):
 
 def denial(request, profile, source, source_token, record, params, answer):
     """The error for a failed call: a denied hop found by probing, an invalid request, or an upstream failure."""
-    gstatus, message = google_error(answer.data)
+    gstatus, message = google_error(answer.data, (source_token.value,))  # an upstream may quote the Authorization
     status, method = answer.status, record.iam_method
     if status in (401, 403) or gstatus in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
         if status == 401 or gstatus == "UNAUTHENTICATED":

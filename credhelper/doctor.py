@@ -46,7 +46,7 @@ def tokeninfo(request, profile, token):
     if resp.status != 200 or not isinstance(data, dict):
         from credhelper.googleerrors import error_text
 
-        why = error_text(data)
+        why = error_text(data, (token.value,))  # it may quote the token it was sent
         raise UpstreamError(f"tokeninfo at {url} did not accept the token (HTTP {resp.status}"
                             + (f": {why}" if why else "") + ")",
                             hint="mint a fresh one with: credhelper print-access-token --refresh")
@@ -284,7 +284,7 @@ def _check_hops(request, profile, src, src_token, report):
                 continue
             if answer.status == 403:
                 report.fail(chain.denied_message(profile, i, caller, record.permission)
-                            + _google_message(answer.data, record.permission),
+                            + _google_message(answer.data, record.permission, (src_token.value,)),
                             chain.denial_hint(account, member))
                 return None
             raise chain.denial(request, hop_profile, src, src_token, record, params, answer)
@@ -294,11 +294,11 @@ def _check_hops(request, profile, src, src_token, report):
     return token
 
 
-def _google_message(data, permission):
-    """Google's own words, when they say more than that the permission was denied."""
+def _google_message(data, permission, secrets):
+    """Google's own words, when they say more than that the permission was denied (none of `secrets`)."""
     from credhelper.googleerrors import google_error
 
-    message = google_error(data)[1]
+    message = google_error(data, secrets)[1]
     return f" ({message[:200]})" if message and permission not in message else ""
 
 

@@ -170,7 +170,7 @@ def downscope(request, profile, token, now=None):
         token_type = data.get("token_type") if isinstance(data.get("token_type"), str) else None
         # a downscoped token never outlives the token it came from
         return Token(ACCESS_TOKEN, value, min(expiry, token.expiry), token_type or "Bearer")
-    reason = error_text(data)
+    reason = error_text(data, (token.value,))  # an STS may quote the subject token it was sent
     if data is None or resp.status >= 500 or resp.status == 429:
         raise UpstreamError(f"profile '{profile.name}': STS token exchange at {where} failed with HTTP {resp.status}"
                             + (f": {reason}" if reason else ""))

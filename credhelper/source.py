@@ -323,24 +323,13 @@ def refresh_access_token(source, request):
     from credhelper import transport
 
     creds = source.credentials
-    secrets = sent_secrets(source.info)  # an upstream that quotes the request must not get them into a message
     try:
         with transport.google_auth_single_attempt():  # the retries are transport's: bounded, within the deadline
             creds.refresh(request)
-    except google.auth.exceptions.RefreshError as exc:
-        if getattr(exc, "retryable", False):  # 429/5xx or temporarily_unavailable, after transport's retries
-            where, status = getattr(request, "last_answer", None) or ("", None)
-            raise UpstreamError(f"source credential ({source.describe()}): the token endpoint {where} is failing"
-                                f"{f' (HTTP {status})' if status else ''}: {exception_reason(exc, secrets)}".replace("  ", " "),
-                                hint="try again later, or check the profile's endpoints") from None
-        raise SourceError(f"source credential ({source.describe()}) could not be refreshed: {exception_reason(exc, secrets)}",
-                          hint=_refresh_hint(source)) from None
-    except google.auth.exceptions.TransportError as exc:
-        raise UpstreamError(f"source credential ({source.describe()}): {exception_reason(exc, secrets)}",
-                            hint="check the network and the profile's endpoints") from None
     except google.auth.exceptions.GoogleAuthError as exc:
-        raise SourceError(f"source credential ({source.describe()}): {exception_reason(exc, secrets)}",
-                          hint=_refresh_hint(source)) from None
+        # an upstream that quotes the request must not get what it was sent into a message
+        secrets = (*sent_secrets(source.info), *getattr(request, "sent_secrets", tuple)())
+        raise _refresh_error(exc, source, request, secrets) from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
         # google-auth parses the token endpoint's answer without guarding against wrong types
         # ({"expires_in": "soon"}, a JSON list, an HTML page...): an unusable answer, not a crash
@@ -354,6 +343,24 @@ def refresh_access_token(source, request):
         raise UpstreamError(f"source credential ({source.describe()}): the token endpoint answered an access "
                             f"token that is not a string")
     return Token(ACCESS_TOKEN, creds.token, _expiry_epoch(creds.expiry))
+
+
+def _refresh_error(exc, source, request, secrets):
+    """The CredhelperError for google-auth's error `exc` from refreshing `source`."""
+    if isinstance(exc, google.auth.exceptions.RefreshError) and getattr(exc, "retryable", False):
+        # 429/5xx or temporarily_unavailable, after transport's retries
+        where, status = getattr(request, "last_answer", None) or ("", None)
+        return UpstreamError(f"source credential ({source.describe()}): the token endpoint {where} is failing"
+                             f"{f' (HTTP {status})' if status else ''}: {exception_reason(exc, secrets)}".replace("  ", " "),
+                             hint="try again later, or check the profile's endpoints")
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        return SourceError(f"source credential ({source.describe()}) could not be refreshed: {exception_reason(exc, secrets)}",
+                           hint=_refresh_hint(source))
+    if isinstance(exc, google.auth.exceptions.TransportError):
+        return UpstreamError(f"source credential ({source.describe()}): {exception_reason(exc, secrets)}",
+                             hint="check the network and the profile's endpoints")
+    return SourceError(f"source credential ({source.describe()}): {exception_reason(exc, secrets)}",
+                       hint=_refresh_hint(source))
 
 
 def mint_own_id_token(source, audience, request):

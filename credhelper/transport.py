@@ -52,6 +52,9 @@ REQUEST_TIMEOUT_SECS = 15.0
 MAX_RESPONSE_BYTES = 1 << 20  # an answer bigger than 1 MiB is not a token response
 READ_CHUNK_BYTES = 65536
 USER_AGENT = f"credhelper/{__version__}"
+# the fields of an OAuth or STS form body that are credentials (RFC 6749, 7523, 8693)
+SECRET_FORM_FIELDS = frozenset({"assertion", "refresh_token", "client_secret", "subject_token", "actor_token",
+                                "password", "code", "code_verifier", "client_assertion"})
 # what google-auth's own retry loops retry (google.auth.transport.DEFAULT_RETRYABLE_STATUS_CODES, and the
 # OAuth error codes of RFC 6749 section 4.1.2.1 that google.oauth2._client retries on)
 GOOGLE_AUTH_RETRIES_STATUS = frozenset(google.auth.transport.DEFAULT_RETRYABLE_STATUS_CODES) | RETRY_STATUS
@@ -135,10 +138,29 @@ class Request(google.auth.transport.Request):
         self.deadline = clock() + self.deadline_secs
         self.attempts = 0  # total HTTP attempts made through this object
         self.last_answer = None  # (endpoint_name, HTTP status) of the last response, for messages
+        self._sent = []  # (body, Authorization header) of each request: what sent_secrets() reads
         self._tls = None  # the TLS context, made on the first https request
 
     def remaining(self):
         return self.deadline - self.clock()
+
+    def sent_secrets(self):
+        """The credentials this object has sent (Authorization headers' credentials, and the secret fields
+        of form bodies: an assertion, refresh token, client secret, subject token...), for redacting an
+        upstream's message that quotes its request (credhelper.googleerrors.redact)."""
+        import urllib.parse
+
+        found = []
+        for body, authorization in self._sent:
+            if isinstance(authorization, str):
+                found.append(authorization.partition(" ")[2] or authorization)
+            if isinstance(body, bytes):
+                try:
+                    fields = urllib.parse.parse_qsl(body.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError):
+                    continue
+                found.extend(value for name, value in fields if name in SECRET_FORM_FIELDS)
+        return tuple(found)
 
     def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
         where = endpoint_name(url)
@@ -147,6 +169,7 @@ class Request(google.auth.transport.Request):
         headers = dict(headers or {})
         if not any(name.lower() == "user-agent" for name in headers):
             headers["User-Agent"] = USER_AGENT
+        self._sent.append((body, next((v for k, v in headers.items() if k.lower() == "authorization"), None)))
         for attempt in range(1, MAX_ATTEMPTS + 1):
             left = self.remaining()
             if left <= 0:

@@ -348,3 +348,50 @@ def test_serve_metadata_listens_on_loopback_only(emulator, world, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
+
+
+# -- redact: secrets quoted in another form, and messages that must stay readable ----------------------
+
+GOOGLE_MESSAGES = [
+    "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).",
+    "The audience in ID Token [https://iam.googleapis.com/projects/123456789012/locations/global/"
+    "workloadIdentityPools/my-pool/providers/my-provider] does not match the expected audience.",
+    "Request c6104cbe-af31-11e0-8154-cbc7ccf896c7 had invalid authentication credentials.",
+    "Lifetime must be between 1s and 3600s: 43200s is too long (constraints/iam.allowServiceAccountCredentialLifetimeExtension)",
+    "Bad Request", "invalid_grant: Token has been expired or revoked.",
+]
+
+
+@pytest.mark.parametrize("message", GOOGLE_MESSAGES)
+def test_redact_keeps_googles_messages_readable(message):
+    from credhelper.googleerrors import redact
+
+    secrets = ("1//0gEXAMPLErefreshTOKEN-abc123def456ghi789", "GOCSPX-EXAMPLEclientSECRET1234567")
+    assert redact(message, secrets) == message
+
+
+@pytest.mark.parametrize("quote", [
+    lambda s: __import__("urllib.parse").parse.quote(s, safe=""),
+    lambda s: __import__("urllib.parse").parse.quote(__import__("urllib.parse").parse.quote(s, safe=""), safe=""),
+    lambda s: f"{s[:15]}\" + \"{s[15:]}",
+    lambda s: json.dumps(s).replace("/", "\\/").replace("G", "\\u0047"),
+    lambda s: __import__("base64").b64encode(("id:" + s).encode()).decode(),
+    lambda s: __import__("base64").urlsafe_b64encode(s.encode()).decode().rstrip("="),
+    lambda s: __import__("html").escape(s).replace("/", "&#47;"),
+    lambda s: "\n".join(s[i:i + 7] for i in range(0, len(s), 7)),
+    lambda s: s[5:25],
+], ids=["url", "url-twice", "split", "json", "basic", "base64url", "html", "lines", "piece"])
+def test_redact_withholds_a_secret_quoted_in_another_form(quote):
+    from credhelper.googleerrors import WITHHELD, redact
+
+    secret = "1//0gEXAMPLErefreshTOKEN-abc123def456ghi789"
+    assert redact(f"invalid_grant: you sent {quote(secret)} which is revoked", (secret,)) == WITHHELD
+
+
+def test_redact_cuts_a_jwt_signature_alone_and_long_key_like_runs():
+    from credhelper.googleerrors import redact
+
+    signature = "Q2xZsH0v3J8kPz_4mN7rT1uW9yB6cE5dF0gA2hK8lM3nO4pS6qV7xY9zR1tU3wX5"
+    text = redact(f"signature {signature} does not verify")
+    assert signature[:12] not in text and "does not verify" in text
+    assert redact(f"key {signature.lower()[:50]} is fine") != ""  # one case only: not cut

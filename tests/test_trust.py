@@ -855,6 +855,62 @@ def test_an_upstream_quoting_the_request_gets_no_secret_into_errors(tmp_path, sa
         assert not [w for w in text.split() if w.startswith("eyJ")], text  # the signed assertion
 
 
+def changed_forms(value):
+    """How an upstream may echo a value it was sent, other than as it is: the pieces a user must not see."""
+    import urllib.parse
+
+    half = len(value) // 2
+    forms = {
+        "url-encoded": [urllib.parse.quote(value, safe="")],
+        "split": [f"'{value[:half]}' + '{value[half:]}'"],
+        "json-escaped": [json.dumps(value).replace("/", "\\/").replace("-", "\\u002d")],
+        "base64": [base64.b64encode(value.encode()).decode(), base64.b64encode(b"client:" + value.encode()).decode()],
+        "html": [value.replace("/", "&#x2F;").replace("-", "&#45;")],
+        "spaced": [" ".join(value[i:i + 10] for i in range(0, len(value), 10))],
+    }
+    if value.count(".") == 2:  # a JWT (the signed assertion): its signature part alone is a credential again
+        forms["signature"] = [value.split(".")[2]]
+    return forms
+
+
+def echoing_changed(form, sent):
+    """A token endpoint refusing the grant and quoting in `form` each value it was sent (kept in `sent`)."""
+    def respond(handler):
+        import urllib.parse
+
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0)).decode()
+        values = [v for values in urllib.parse.parse_qs(body).values() for v in values if len(v) >= 16]
+        sent.extend(values)
+        quoted = " ".join(piece for v in values for piece in changed_forms(v).get(form, []))
+        return json_answer({"error": "invalid_grant", "error_description": f"refused: {quoted}"}, 400)
+    return respond
+
+
+@pytest.mark.parametrize("source, form", [
+    *[("authorized_user", form) for form in ("url-encoded", "split", "json-escaped", "base64", "html", "spaced")],
+    *[("source_key", form) for form in ("url-encoded", "split", "json-escaped", "base64", "html", "spaced",
+                                        "signature")]])
+def test_an_upstream_echoing_the_request_in_changed_form_gets_no_fragment_into_errors(tmp_path, sample, source, form):
+    """Leftover 1 of the last attack pass: a secret quoted URL-encoded, split, escaped, base64-encoded (a
+    Basic header), or only a JWT's signature part, was printed; now no 12-character piece of it is."""
+    path = getattr(sample, source)
+    with open(path) as f:
+        info = json.load(f)
+    sent = []
+    with StubServer(echoing_changed(form, sent)) as upstream:
+        config = write_profiles(tmp_path / "profiles.ini", upstream.url, {"u": {"source": path, "target": TARGET}})
+        results = [run_cli(argv, cli_env(tmp_path, config)) for argv in
+                   (["print-access-token", "-p", "u"], ["-vv", "whoami", "-p", "u"])]
+    # the secrets sent: the refresh token and client secret, or the signed assertion (a JWT)
+    secrets = [v for v in sent if v in (info.get("refresh_token"), info.get("client_secret")) or v.count(".") == 2]
+    assert secrets and all(form in changed_forms(v) for v in secrets)
+    for result in results:
+        text = result.stdout + result.stderr
+        assert result.returncode != 0 and "invalid_grant" in text, text
+        shown = [w for v in secrets for piece in changed_forms(v)[form] for w in windows(piece) if w in text]
+        assert not shown, (shown[:3], text)
+
+
 @pytest.mark.parametrize("how", ["theirs", "world-writable"])
 def test_2_a_subject_token_file_another_user_controls_is_refused(tmp_path, emulator, sample, how):
     # Whoever controls the subject token chooses the federated identity credhelper acts as
