@@ -196,10 +196,11 @@ def read_trusted_file(path, what, max_bytes=MAX_FILE_BYTES):
 
 
 def check_trusted(path, st, what):
-    """Refuse (ProfileError) a file, by its stat result, that read_trusted_file would refuse."""
+    """Refuse (ProfileError) a file, by its stat result and the directories leading to it, that
+    read_trusted_file would refuse."""
     from credhelper import privatefile
 
-    problem = privatefile.file_problem(st, path)
+    problem = privatefile.file_problem(st, path) or privatefile.parents_problem(path)
     if problem is not None:
         raise ProfileError(f"{what} {problem.strerror}; whoever can change it chooses your identity and endpoints",
                            hint=problem.hint)

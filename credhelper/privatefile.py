@@ -8,12 +8,19 @@ read_private(path)      a file credhelper wrote: not a symlink, a regular file o
                         permission bits, in directories that pass the checks below; at most `max_bytes`.
 read_owned(path)        a file the user gave (a profile, a credentials file): symlinks are followed, the
                         file must be a regular file owned by the user or root and not writable by group or
-                        others; at most `max_bytes` (so /dev/zero or a FIFO cannot hang or fill memory).
+                        others, in directories that pass the checks below (every symlink on the way, the
+                        file's own included, the user's or root's); at most `max_bytes` (so /dev/zero or a
+                        FIFO cannot hang or fill memory).
+parents_problem(path)   the same checks of the directories and symlinks leading to a file, for callers that
+                        check the file itself by a stat result.
 
 The directories a file lives in are walked from the root one component at a time, each opened relative
 to its parent with O_NOFOLLOW (symlinks are resolved by hand), so nothing can be swapped between a check
 and its use. Every directory passed must be owned by the user or root and, if group- or other-writable,
-sticky (like /tmp); every symlink passed must be owned by the user or root. Anything else raises
+sticky (like /tmp: there only an entry's owner may rename or remove it); every symlink passed must be
+owned by the user or root. This is OpenSSH's StrictModes walk, but from the root (not only up to the home
+directory) and with sticky directories allowed; it costs an open and an fstat per directory (about
+2 us each on Linux). Anything else raises
 UnsafePathError (an OSError: its `strerror` names the path and what is wrong, `hint` the fix). Callers
 translate it to their own error (a usage error, a profile error, a cache miss).
 
@@ -105,9 +112,26 @@ def read_private(path, max_bytes=MAX_READ_BYTES):
 
 
 def read_owned(path, max_bytes=MAX_READ_BYTES):
-    """The bytes of a file the user named; UnsafePathError unless it is theirs (or root's) and not writable by others."""
-    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)
+    """The bytes of a file the user named; UnsafePathError unless it is theirs (or root's), not writable by
+    others, and reached through directories and symlinks only they (or root) can change."""
+    flags = os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY
+    fd = _open_followed(path, flags) if _WALK and _HAS_UIDS else os.open(path, flags)
     return _read_checked(fd, path, max_bytes, forbidden=0o022, owners=_owners(root=True))
+
+
+def parents_problem(path):
+    """Why the directories (and symlinks) leading to file `path` must not be trusted (an UnsafePathError
+    naming the first bad one), or None; for callers that check a file by its stat result (doctor, a
+    subject token file). A path that cannot be walked (missing) is None: the caller reports that."""
+    if not (_WALK and _HAS_UIDS):
+        return None
+    try:
+        os.close(_open_followed(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY))
+    except UnsafePathError as exc:
+        return exc
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def file_problem(st, path, forbidden=0o022):
@@ -172,13 +196,16 @@ def _split(path):
     return directory, name
 
 
-def _open_dir(path, create):
-    """An O_DIRECTORY fd of `path` (absolute), reached one checked component at a time."""
-    fd = os.open("/", os.O_RDONLY | _DIRECTORY | _CLOEXEC)
+def _open_dir(path, create, start=None, walked="/"):
+    """An O_DIRECTORY fd of `path` (absolute, or relative to the directory fd `start`, whose path for
+    messages is `walked`), reached one checked component at a time."""
+    fd = os.open("/", os.O_RDONLY | _DIRECTORY | _CLOEXEC) if start is None else os.dup(start)
     try:
-        _check_dir(fd, "/")
+        if start is None:
+            walked = "/"
+            _check_dir(fd, "/")
         pending = [p for p in path.split("/") if p][::-1]  # a stack: the next component last
-        walked, links = "/", 0
+        links = 0
         while pending:
             part = pending.pop()
             if part == ".":
@@ -246,6 +273,59 @@ def _check_dir(fd, path):
         raise UnsafePathError(path, f"is a directory writable by {'others' if st.st_mode & 0o002 else 'its group'} "
                                     f"(mode {stat.S_IMODE(st.st_mode):04o}) and not sticky, so they could "
                                     "replace what credhelper keeps in it", hint=f"chmod go-w {path}")
+
+
+def _open_followed(path, flags):
+    """An fd of file `path` (symlinks followed by hand: each must be the user's or root's), every directory
+    on the way checked (_check_dir); a bad one raises UnsafePathError naming it and `path`."""
+    path = os.fspath(path)
+    if path.endswith("/") or os.path.basename(path) in ("", ".", ".."):
+        raise UnsafePathError(path, "names a directory, not a file", hint="give the path of a file")
+    directory, name = os.path.split(path if os.path.isabs(path) else os.path.join(os.getcwd(), path))
+    dir_fd = None
+    try:
+        dir_fd = _open_dir(directory, create=False)
+        for _ in range(_MAX_SYMLINKS + 1):
+            try:
+                return os.open(name, flags | _NOFOLLOW, dir_fd=dir_fd)
+            except OSError as exc:  # ELOOP (Linux, macOS) or EMLINK (FreeBSD) for a symlink
+                if exc.errno not in (errno.ELOOP, errno.EMLINK) or not _is_symlink(name, dir_fd):
+                    raise
+            directory, name, dir_fd = _follow(directory, name, dir_fd)
+        raise OSError(errno.ELOOP, "Too many levels of symbolic links", path)
+    except UnsafePathError as exc:
+        if exc.filename == path:
+            raise
+        raise UnsafePathError(path, f"is reached through {exc.strerror}", hint=exc.hint) from None
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+
+
+def _is_symlink(name, dir_fd):
+    return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+
+
+def _follow(directory, name, dir_fd):
+    """(directory, name, dir_fd) of where symlink `name` in dir_fd points, its directories checked; the
+    symlink must be the user's or root's. dir_fd is closed (or returned, when the target is beside it)."""
+    here = os.path.join(directory, name)
+    uid = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_uid
+    if uid not in _owners(root=True):
+        raise UnsafePathError(here, f"is a symlink owned by another user (uid {uid}); it could be pointed "
+                                    "anywhere", hint="use a path without it")
+    target = os.readlink(name, dir_fd=dir_fd)
+    sub, name = os.path.split(target)
+    if target.endswith("/") or name in ("", ".", ".."):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", here)
+    if not sub:
+        return directory, name, dir_fd
+    if sub.startswith("/"):
+        new_fd = _open_dir(sub, create=False)
+    else:
+        new_fd = _open_dir(sub, create=False, start=dir_fd, walked=directory)
+    os.close(dir_fd)
+    return os.path.join(directory, sub), name, new_fd
 
 
 def _create_temporary(name, dir_fd, directory=""):

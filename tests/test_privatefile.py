@@ -233,3 +233,97 @@ def test_the_module_imports_without_fcntl_or_pwd_and_only_os_and_stat():
             "print(sorted(m for m in set(sys.modules) - before if not m.startswith('credhelper')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- read_owned checks the directories above the file (leftover 4 of the last attack pass) ------------------
+
+@pytest.fixture
+def reachable():
+    """A directory under /tmp the second user can reach (0711, root's), removed afterwards."""
+    import shutil
+    import tempfile
+
+    other_user()
+    path = tempfile.mkdtemp(prefix="credhelper-shared-", dir="/tmp")
+    os.chmod(path, 0o711)
+    yield path
+    shutil.rmtree(path)
+
+
+def make_pair(directory):
+    """a.json and b.json, the user's own 0600 files (two identities), in `directory`."""
+    for name in ("a.json", "b.json"):
+        path = os.path.join(directory, name)
+        with open(path, "w") as f:
+            f.write(name)
+        os.chmod(path, 0o600)
+
+
+def swap(directory):
+    """What the second user tries: put b.json where a.json was; the error's name, or None when it worked."""
+    try:
+        os.rename(os.path.join(directory, "b.json"), os.path.join(directory, "a.json"))
+    except OSError as exc:
+        return type(exc).__name__
+    return None
+
+
+@pytest.mark.parametrize("how", ["world-writable", "group-writable"])
+def test_read_owned_refuses_a_file_in_a_directory_another_user_can_write(reachable, how):
+    from support import as_other_user
+
+    uid, gid = other_user()
+    shared = os.path.join(reachable, "shared")
+    os.mkdir(shared)
+    make_pair(shared)
+    if how == "group-writable":
+        os.chown(shared, 0, gid)
+    os.chmod(shared, 0o777 if how == "world-writable" else 0o770)
+    assert as_other_user(swap, shared) is None  # the hole: they swapped the user's files
+    with open(os.path.join(shared, "a.json")) as f:
+        assert f.read() == "b.json"  # still the user's own file, of mode 0600: only its directory tells
+    make_pair(shared)
+    with pytest.raises(UnsafePathError) as caught:
+        privatefile.read_owned(os.path.join(shared, "a.json"))
+    assert shared in str(caught.value) and "not sticky" in str(caught.value)
+    assert caught.value.hint == f"chmod go-w {shared}"
+
+
+def test_read_owned_accepts_a_sticky_directory_where_the_other_user_cannot_swap(reachable):
+    from support import as_other_user
+
+    shared = os.path.join(reachable, "sticky")
+    os.mkdir(shared)
+    make_pair(shared)
+    os.chmod(shared, 0o1777)  # like /tmp: only an entry's owner may rename or remove it
+    assert as_other_user(swap, shared) == "PermissionError"
+    assert privatefile.read_owned(os.path.join(shared, "a.json")) == b"a.json"
+
+
+def test_read_owned_refuses_a_directory_or_symlink_of_another_user_on_the_way(reachable):
+    from support import as_other_user
+
+    uid, gid = other_user()
+    theirs = os.path.join(reachable, "theirs")
+    os.mkdir(theirs)
+    make_pair(theirs)
+    os.chown(theirs, uid, gid)
+    os.chmod(theirs, 0o755)
+    with pytest.raises(UnsafePathError, match=f"{theirs} is a directory owned by another user"):
+        privatefile.read_owned(os.path.join(theirs, "a.json"))
+    # a symlink the other user planted in a sticky directory, to the user's own file: not followed
+    sticky = os.path.join(reachable, "sticky")
+    os.mkdir(sticky)
+    os.chmod(sticky, 0o1777)
+    mine = os.path.join(reachable, "mine")
+    os.mkdir(mine, 0o755)
+    make_pair(mine)
+    as_other_user(os.symlink, os.path.join(mine, "b.json"), os.path.join(sticky, "a.json"))
+    with pytest.raises(UnsafePathError, match="symlink owned by another user"):
+        privatefile.read_owned(os.path.join(sticky, "a.json"))
+    # the user's own symlinks are followed, through checked directories, relative to where they are
+    os.symlink("../mine/b.json", os.path.join(sticky, "mine.json"))
+    assert privatefile.read_owned(os.path.join(sticky, "mine.json")) == b"b.json"
+    os.symlink(os.path.join(theirs, "a.json"), os.path.join(mine, "into-theirs.json"))
+    with pytest.raises(UnsafePathError, match="owned by another user"):
+        privatefile.read_owned(os.path.join(mine, "into-theirs.json"))

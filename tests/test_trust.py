@@ -934,6 +934,40 @@ def test_2_a_subject_token_file_another_user_controls_is_refused(tmp_path, emula
     assert emulator.counters.get("sts", 0) == 0
 
 
+@pytest.mark.parametrize("which", ["profile file", "credentials file", "subject token file"])
+@pytest.mark.parametrize("dir_mode", [0o777, 0o775], ids=["0777", "0775"])
+def test_2_a_file_in_a_directory_others_can_write_is_refused_naming_the_directory(tmp_path, emulator, sample,
+                                                                                  which, dir_mode):
+    """Leftover 4 of the last attack pass: the file's owner and mode were checked, not its directory, where
+    another user could swap it for another of the user's files (another identity). The second user's swap
+    itself: tests/test_privatefile.py."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    with open(sample.external_account) as f:
+        info = json.load(f)
+    subject = (shared if which == "subject token file" else tmp_path) / "subject.jwt"
+    shutil.copy(info["credential_source"]["file"], subject)
+    subject.chmod(0o600)
+    info["credential_source"]["file"] = str(subject)
+    external = (shared if which == "credentials file" else tmp_path) / "external_account.json"
+    external.write_text(json.dumps(info))
+    external.chmod(0o600)
+    profiles = (shared if which == "profile file" else tmp_path) / "profiles.ini"
+    config = write_profiles(profiles, emulator.url, {"u": {"source": external, "target": TARGET}})
+    profiles.chmod(0o600)
+    env = cli_env(tmp_path, config)
+    assert run_cli(["print-access-token", "--profile", "u"], env).returncode == 0  # 0700: fine
+    shared.chmod(dir_mode)
+    result = run_cli(["print-access-token", "--profile", "u", "--refresh"], env)
+    assert result.returncode == EXIT_PROFILE, result.stderr
+    assert which in result.stderr and f"{shared} is a directory writable by" in result.stderr, result.stderr
+    assert f"chmod go-w {shared}" in result.stderr and "Traceback" not in result.stderr
+    doctor = run_cli(["doctor", "--profile", "u"], env)
+    assert doctor.returncode != 0 and f"chmod go-w {shared}" in doctor.stdout + doctor.stderr
+    shared.chmod(0o1777)  # sticky, like /tmp: only an entry's owner may rename or remove it
+    assert run_cli(["print-access-token", "--profile", "u", "--refresh"], env).returncode == 0
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_DUMPABLE is Linux's")
 def test_10_a_serving_process_is_not_dumpable_so_its_own_user_cannot_attach_to_it():
     # In a forked child (the flag must not reach pytest): dumpable as any process starts, then what
