@@ -52,6 +52,7 @@ REQUEST_TIMEOUT_SECS = 15.0
 MAX_RESPONSE_BYTES = 1 << 20  # an answer bigger than 1 MiB is not a token response
 READ_CHUNK_BYTES = 65536
 USER_AGENT = f"credhelper/{__version__}"
+MAX_SENT_KEPT = 16  # requests whose credentials sent_secrets() knows: a refresh makes one to three
 # the fields of an OAuth or STS form body that are credentials (RFC 6749, 7523, 8693)
 SECRET_FORM_FIELDS = frozenset({"assertion", "refresh_token", "client_secret", "subject_token", "actor_token",
                                 "password", "code", "code_verifier", "client_assertion"})
@@ -169,7 +170,8 @@ class Request(google.auth.transport.Request):
         headers = dict(headers or {})
         if not any(name.lower() == "user-agent" for name in headers):
             headers["User-Agent"] = USER_AGENT
-        self._sent.append((body, next((v for k, v in headers.items() if k.lower() == "authorization"), None)))
+        self._sent = [*self._sent[-(MAX_SENT_KEPT - 1):], (body, next(
+            (v for k, v in headers.items() if k.lower() == "authorization"), None))]
         for attempt in range(1, MAX_ATTEMPTS + 1):
             left = self.remaining()
             if left <= 0:
