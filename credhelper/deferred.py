@@ -4,7 +4,12 @@ google-auth imports `asyncio` (in google.auth._regional_access_boundary_utils, f
 credentials), `cryptography.x509` (in google.auth.crypt, for certificate verifiers), and
 `tempfile` and `subprocess` (in google.auth.transport._mtls_helper, for client certificates from a
 provider command) whenever a credentials module is imported; a synchronous mint with a key touches
-none of them. Under `-X importtime` they are about 14, 16 and 3 ms of a 130 ms mint. `defer` puts a stand-in module in
+none of them. Under `-X importtime` they are about 14, 16 and 3 ms of a 130 ms mint. Nor does a
+source that signs nothing (a refresh token, an external account) use cryptography's key
+serialization (with its SSH key module, ciphers and bcrypt), which google.auth.crypt imports for
+keys, `inspect` (with `ast` and `dis`; google-auth's regional access boundary code and dataclasses
+use it only in functions), or `hashlib` (google-auth hashes only what it logs at debug level):
+about 2 MB of such a mint's peak RSS (a key's mint loads the first two, and pays as before). `defer` puts a stand-in module in
 `sys.modules`: the `import` statements bind it, and the first attribute anyone reads from it
 imports the real module, which then answers every attribute read, so whatever does use it gets the
 whole module, as before. (The standard library's `importlib.util.LazyLoader` would be the library
@@ -19,7 +24,8 @@ import threading
 import types
 
 # what credhelper's mints import through google-auth and never use (tests/test_deferred.py)
-UNUSED_BY_MINTS = ("asyncio", "cryptography.x509", "tempfile", "subprocess")
+UNUSED_BY_MINTS = ("asyncio", "cryptography.x509", "tempfile", "subprocess",
+                   "cryptography.hazmat.primitives.serialization", "inspect", "hashlib")
 
 _lock = threading.Lock()
 
