@@ -196,3 +196,15 @@ def test_without_a_secret_service_the_direct_write_fails_and_keyring_decides(tmp
     assert chosen == {"ours": True, "keyring": "keyring.backends.fail.Keyring"}
     put = _run(PUT, str(tmp_path / "run"), uuid.uuid4().hex, "ya29.EMULATED-nobus", **env)
     assert put == {"keyring_imported": True, "backend": "file (keyring unavailable)", "read": "ya29.EMULATED-nobus"}
+
+
+def test_a_fifo_planted_as_metadata_does_not_hang_the_check(tmp_path):
+    """A directory on sys.path (the working directory, under python -m) may hold files of another
+    user's: a FIFO where entry_points.txt should be is not read (keyring's own discovery would block on
+    it); the check answers no and leaves the choice to keyring."""
+    site = tmp_path / "site"
+    (site / "planted-1.0.dist-info").mkdir(parents=True)
+    os.mkfifo(site / "planted-1.0.dist-info" / "entry_points.txt")
+    code = ("import json\nfrom credhelper.stores import keyring as store\n"
+            "print(json.dumps(store.secret_service_is_keyrings_choice()))\n")
+    assert _run(code, PYTHONPATH=str(site)) is False

@@ -228,15 +228,31 @@ def _scan_distributions(path):
             if stem.partition("-")[0].replace("_", "").replace(".", "").replace("-", "").lower() == "secretstorage":
                 versions.append(_version(stem.partition("-")[2]))
             try:
-                with open(os.path.join(entry, name, "entry_points.txt"), encoding="utf-8") as f:
-                    text = f.read()
+                text = _read_small_file(os.path.join(entry, name, "entry_points.txt"))
             except (FileNotFoundError, NotADirectoryError):
                 continue
             except (OSError, UnicodeDecodeError):
                 return None
-            if _third_party_backends(text):
+            if text is None or _third_party_backends(text):
                 return None
     return min(versions) if versions else None
+
+
+def _read_small_file(path, limit=1 << 20):
+    """The text of a regular file of at most limit bytes; None for anything else (a FIFO planted in a
+    directory on sys.path must not hang the write: it is opened without blocking and not read)."""
+    import os
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1).decode("utf-8")
+    finally:
+        os.close(fd)
 
 
 def _third_party_backends(text):
