@@ -111,8 +111,10 @@ class Profile(namedtuple("Profile", [f for f, _ in _PROFILE_FIELDS], defaults=[d
 class Config(namedtuple("Config", "path exists sections cache git docker lines")):
     """A parsed profile file: raw sections plus where each key came from.
 
-    sections: profile name -> {key: (value, line)}; cache: key -> (value, line); git: [(pattern,
-    profile, line)] in file order; docker: registry host -> (profile, line); lines: section -> line.
+    sections: profile name -> {key: (value, line)} (a snapshot.Deferred mapping when it comes from a
+    snapshot: read-only, a profile's items unmarshalled when asked for); cache: key -> (value, line);
+    git: [(pattern, profile, line)] in file order; docker: registry host -> (profile, line); lines:
+    section -> line.
     """
 
     __slots__ = ()
@@ -189,27 +191,34 @@ def load_config(path=None, env=os.environ):
     if not os.path.exists(path):
         raise ProfileError(f"{path}: profile file not found",
                            hint="create it (see credhelper-profiles(5)) or fix --config / $CREDHELPER_CONFIG")
-    data = read_trusted_file(path, "profile file")
+    return _parse_remembered(read_trusted_file(path, "profile file"), path)
+
+
+def _decoded(data, path):
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ProfileError(f"{path}: cannot read profile file (not UTF-8)",
                            hint="make it a readable UTF-8 text file") from None
-    return _parse_remembered(text, path)
 
 
-def _parse_remembered(text, path):
-    """parse_config(text, path), from the marshal snapshot of the last parse of the same text when there
-    is one (credhelper.snapshot): a hit then neither imports configparser nor parses a large file again."""
+def _parse_remembered(data, path):
+    """parse_config of the file's bytes, from the marshal snapshot of the last parse of the same bytes when
+    there is one (credhelper.snapshot): a hit then neither imports configparser nor parses the file again,
+    and of the profiles it unmarshals only those it resolves (the sections are deferred)."""
     from credhelper import __version__, snapshot
+
+    def parse():
+        path_, exists, sections, *rest = parse_config(_decoded(data, path), path)
+        return (path_, exists, snapshot.deferred(sections), *rest)
 
     try:
         parser = (__version__, os.stat(__file__).st_mtime_ns)  # a changed parser never gets an old parse
         runtime = user_dir("runtime")
     except OSError:  # e.g. platformdirs' fallback runtime directory planted by another user: just parse
-        return parse_config(text, path)
-    return Config(*snapshot.remember(runtime, "profiles", path, text,
-                                     lambda: tuple(parse_config(text, path)), parser))
+        return parse_config(_decoded(data, path), path)
+    path_, exists, sections, *rest = snapshot.remember(runtime, "profiles", path, data, parse, parser)
+    return Config(path_, exists, snapshot.Deferred(sections), *rest)
 
 
 def parse_config(text, path="<profile file>"):

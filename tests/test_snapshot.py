@@ -39,6 +39,41 @@ def test_an_edit_is_seen_even_within_the_same_mtime_and_size(tmp_path, monkeypat
     assert profile.load_config(str(path)).resolve().lifetime_secs == 7200
 
 
+def _many_profiles(n, lifetime="1h"):
+    text = "[cache]\nbackend = file\n\n[default]\nsource = profile:p0000\n"
+    for i in range(n):
+        text += f"\n[profile p{i:04d}]\nsource = adc\ntarget = {TARGET}\nlifetime = {lifetime if i == 0 else '1h'}\n"
+    return text
+
+
+def test_an_edit_of_one_profile_among_many_is_seen_within_the_same_mtime_and_size(tmp_path, monkeypatch):
+    """The deferred sections come from the snapshot of exactly these bytes: never an old profile."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir(mode=0o700)
+    path = tmp_path / "profiles.ini"
+    path.write_text(_many_profiles(300))
+    stat = os.stat(path)
+    for _ in range(2):  # the parse, then the snapshot
+        config = profile.load_config(str(path))
+        assert config.resolve().source_profile.lifetime_secs == 3600 and len(config.sections) == 301
+    assert isinstance(config.sections, snapshot.Deferred)
+    path.write_text(_many_profiles(300, lifetime="2h"))  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime
+    assert os.stat(path).st_size == stat.st_size and os.stat(path).st_ino == stat.st_ino
+    assert profile.load_config(str(path)).resolve().source_profile.lifetime_secs == 7200
+    assert profile.load_config(str(path)).resolve().source_profile.lifetime_secs == 7200  # its own snapshot
+
+
+def test_deferred_parts_are_unmarshalled_only_when_asked_for():
+    parts = snapshot.deferred({"a": {"k": ("v", 1)}, "b": 2})
+    parts["c"] = b"not marshal"  # never read below
+    lazy = snapshot.Deferred(parts)
+    assert list(lazy) == ["a", "b", "c"] and len(lazy) == 3 and "c" in lazy and "d" not in lazy
+    assert lazy["a"] == {"k": ("v", 1)} and lazy.get("b") == 2 and lazy.get("d") is None
+    assert lazy["a"] is lazy["a"]  # unmarshalled once
+    assert snapshot.Deferred(snapshot.deferred({"a": 1})) == {"a": 1} != snapshot.Deferred(snapshot.deferred({"a": 2}))
+
+
 def test_a_snapshot_that_is_not_ours_or_not_marshal_is_a_miss(tmp_path, monkeypatch):
     run = tmp_path / "run"
     run.mkdir(mode=0o700)
@@ -65,6 +100,14 @@ def test_a_snapshot_that_is_not_ours_or_not_marshal_is_a_miss(tmp_path, monkeypa
         snap.write_bytes(junk)
         os.chmod(snap, 0o600)
         assert snapshot.remember(str(run), "t", str(path), path.read_text(), make) == ("parsed",)
+    # a symlink to a snapshot of ours, 0600, but not where credhelper writes (read_private follows none)
+    elsewhere = tmp_path / "elsewhere.marshal"
+    elsewhere.write_bytes(planted)
+    elsewhere.chmod(0o600)
+    snap.unlink()
+    snap.symlink_to(elsewhere)
+    made.clear()
+    assert snapshot.remember(str(run), "t", str(path), path.read_text(), make) == ("parsed",) and made == [1]
     # another file's snapshot (a different path) is never taken for this one's
     assert snapshot.remember(str(run), "t", str(tmp_path / "other.ini"), path.read_text(), lambda: ("other",)) == ("other",)
 
