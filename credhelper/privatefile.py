@@ -164,17 +164,20 @@ def _read_checked(fd, path, max_bytes, forbidden, owners):
                                       hint=f"remove it: rm {path}")
         if problem is not None:
             raise problem
-        chunks, size = [], 0
+        # the size fstat gave in one read (then 64 KiB at a time, should it have grown): reading a 750 KB
+        # file 64 KiB at a time and joining the chunks took 1 ms, one read 0.03 ms
+        chunks, size, want = [], 0, st.st_size + 1
         while size <= max_bytes:
-            chunk = os.read(fd, min(65536, max_bytes + 1 - size))
+            chunk = os.read(fd, min(want, max_bytes + 1 - size))
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
+            want = 65536
         if size > max_bytes:
             raise UnsafePathError(path, f"is larger than {max_bytes} bytes; it cannot be what credhelper expects",
                                   hint="check the path")
-        return b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     finally:
         os.close(fd)
 

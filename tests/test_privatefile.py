@@ -185,6 +185,19 @@ def test_reads_are_bounded(tmp_path):
         privatefile.read_owned(tmp_path / "big", max_bytes=100)
 
 
+def test_a_read_returns_the_whole_file_whatever_its_size_says(tmp_path):
+    data = bytes(range(256)) * 1200  # 300 KiB: one read of the size fstat gives
+    (tmp_path / "big").write_bytes(data)
+    (tmp_path / "big").chmod(0o600)
+    assert privatefile.read_private(tmp_path / "big", max_bytes=len(data)) == data
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "empty").chmod(0o600)
+    assert privatefile.read_private(tmp_path / "empty") == b""
+    # a regular file whose size says 0 but which holds more (as /proc files do): read to its end
+    status = privatefile.read_owned("/proc/self/status")
+    assert status.startswith(b"Name:") and status.endswith(b"\n") and len(status) > 100
+
+
 def test_dev_zero_and_a_fifo_are_refused_at_once(tmp_path):
     with pytest.raises(UnsafePathError, match="not a regular file"):
         privatefile.read_owned("/dev/zero")
