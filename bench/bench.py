@@ -1,6 +1,6 @@
 """How fast is every path of credhelper? Interleaved fresh processes against the local emulator.
 
-    python3 bench/bench.py [--runs N] [--slow-runs N] [--json FILE] [--markdown FILE] [--readme]
+    python3 bench/bench.py [--runs N] [--slow-runs N] [--only TEXT] [--json FILE] [--markdown FILE] [--readme]
 
 Every path of issue 15 is a case: `python -c pass` (the floor); warm hits of `credhelper
 print-access-token` (Secret Service and file store) and of the docker, git and kubectl helpers
@@ -68,6 +68,7 @@ TARGETS = {
     "mint from nothing (--no-cache)": ("x python", 10.0),
     f"warm hit, {SCALE} profiles and cache entries": ("x hit", 1.2),
 }
+HIT = "warm hit: print-access-token (Secret Service)"  # the base of the "x hit" ratios
 SCALE_STORE = f"mint and store: access token (--refresh), {SCALE} items in the keyring"
 RSS_TARGET_MB = 30.0
 
@@ -81,6 +82,9 @@ def main(argv=None):
     parser.add_argument("--readme", action="store_true", help="write the table into README.md (between the bench markers)")
     parser.add_argument("--python-only", action="store_true", help="no venv: python -m credhelper with this interpreter")
     parser.add_argument("--no-scale", action="store_true", help=f"skip the {SCALE}-profile case (its setup takes a while)")
+    parser.add_argument("--only", metavar="TEXT", action="append",
+                        help="run only the cases whose name contains TEXT (repeatable; the floor and the "
+                             "Secret Service hit always run, as the ratios' bases)")
     args = parser.parse_args(argv)
     if os.environ.get(INNER) != "1":
         return _reexec_in_private_session(argv)
@@ -238,7 +242,7 @@ class Bench:
     def rows(self):
         floor = self.cases[0]
         assert floor.name == "python -c pass"
-        hit = next(c for c in self.cases if c.name.startswith("warm hit: print-access-token (Secret Service)"))
+        hit = next(c for c in self.cases if c.name == HIT)
         rows = []
         for case in self.cases:
             rounds = range(len(case.times))
@@ -277,6 +281,9 @@ class Bench:
                 if not self.args.no_scale:
                     self._scale(bindir)
                 self._google_tools()
+                if self.args.only:
+                    self.cases = [c for c in self.cases if c.name in ("python -c pass", HIT)
+                                  or any(text in c.name for text in self.args.only)]
                 self.run_rounds()
                 return self.rows()
             finally:
@@ -327,7 +334,7 @@ class Bench:
         claims = os.path.join(self.tmp, "claims.json")
         with open(claims, "w") as f:
             json.dump({"aud": AUDIENCE, "sub": "bench", "exp": int(time.time()) + 7200}, f)
-        self.add("warm hit: print-access-token (Secret Service)", [*cmd, "print-access-token"], env, expect_requests=0)
+        self.add(HIT, [*cmd, "print-access-token"], env, expect_requests=0)
         self.add("warm hit: print-access-token (file store)", [*cmd, "print-access-token"], file_env, expect_requests=0)
         self.add("warm hit: docker-credential-credhelper get", [*docker, "get"], env, stdin=DOCKER_INPUT,
                  expect_requests=0)
