@@ -111,10 +111,10 @@ class Profile(namedtuple("Profile", [f for f, _ in _PROFILE_FIELDS], defaults=[d
 class Config(namedtuple("Config", "path exists sections cache git docker lines")):
     """A parsed profile file: raw sections plus where each key came from.
 
-    sections: profile name -> {key: (value, line)} (a snapshot.Deferred mapping when it comes from a
-    snapshot: read-only, a profile's items unmarshalled when asked for); cache: key -> (value, line);
-    git: [(pattern, profile, line)] in file order; docker: registry host -> (profile, line); lines:
-    section -> line.
+    sections: profile name -> {key: (value, line)}; cache: key -> (value, line); git: [(pattern,
+    profile, line)] in file order; docker: registry host -> (profile, line); lines: section -> line.
+    From a snapshot, sections and lines are snapshot.Deferred mappings: read-only, a profile's items
+    (a section's line) unmarshalled when asked for.
     """
 
     __slots__ = ()
@@ -209,16 +209,17 @@ def _parse_remembered(data, path):
     from credhelper import __version__, snapshot
 
     def parse():
-        path_, exists, sections, *rest = parse_config(_decoded(data, path), path)
-        return (path_, exists, snapshot.deferred(sections), *rest)
+        path_, exists, sections, cache, git, docker, lines = parse_config(_decoded(data, path), path)
+        return path_, exists, snapshot.deferred(sections), cache, git, docker, snapshot.deferred(lines)
 
     try:
         parser = (__version__, os.stat(__file__).st_mtime_ns)  # a changed parser never gets an old parse
         runtime = user_dir("runtime")
     except OSError:  # e.g. platformdirs' fallback runtime directory planted by another user: just parse
         return parse_config(_decoded(data, path), path)
-    path_, exists, sections, *rest = snapshot.remember(runtime, "profiles", path, data, parse, parser)
-    return Config(path_, exists, snapshot.Deferred(sections), *rest)
+    path_, exists, sections, cache, git, docker, lines = snapshot.remember(runtime, "profiles", path, data, parse,
+                                                                           parser)
+    return Config(path_, exists, snapshot.Deferred(sections), cache, git, docker, snapshot.Deferred(lines))
 
 
 def parse_config(text, path="<profile file>"):

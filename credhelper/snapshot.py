@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 from credhelper import privatefile
 
-FORMAT = 2  # bump when what is stored changes shape
+FORMAT = 3  # bump when what is stored changes shape
 MAX_SNAPSHOT_BYTES = 16 << 20
 _INTERPRETER = (FORMAT, sys.implementation.cache_tag, marshal.version)
 
@@ -59,35 +59,64 @@ def remember(directory, name, source, text, make, maker=()):
 
 def deferred(mapping):
     """A part of a snapshot's value kept marshalled per key until asked for: give it to make()'s value,
-    read it back with Deferred(part)."""
-    return {key: marshal.dumps(value) for key, value in mapping.items()}
+    read it back with Deferred(part).
+
+    Three objects, whatever the number of keys (unmarshalling a dict of a thousand keys and values
+    costs a thousand objects): the keys joined by newlines, the end offset of each value in the blob
+    as 4 little-endian bytes, and the blob of the values marshalled one after another. A mapping with
+    a key that is not str, or holds a newline, is kept as it is (a dict: Deferred takes that too)."""
+    if not all(isinstance(key, str) and "\n" not in key for key in mapping):
+        return dict(mapping)
+    keys, ends, blob = [], bytearray(), bytearray()
+    for key, value in mapping.items():
+        keys.append(key)
+        blob += marshal.dumps(value)
+        ends += len(blob).to_bytes(4, "little")
+    return "\n".join(keys), bytes(ends), bytes(blob)
 
 
 class Deferred(Mapping):
     """A read-only mapping over a deferred() part: keys in their order, each value unmarshalled (once)
     when first asked for. Equal to a dict with the same items."""
 
-    __slots__ = ("_parts", "_values")
+    __slots__ = ("_keys", "_ends", "_blob", "_values")
 
-    def __init__(self, parts):
-        self._parts = parts
-        self._values = {}
+    def __init__(self, part):
+        if isinstance(part, dict):  # kept as it was (see deferred)
+            part, self._values = ("", b"", b""), part
+        else:
+            self._values = {}
+        keys, self._ends, self._blob = part
+        self._keys = "\n" + keys + "\n" if self._ends else "\n"
+
+    def _index(self, key):
+        """The position of key among the keys, or -1."""
+        if not isinstance(key, str) or "\n" in key:
+            return -1
+        at = self._keys.find("\n" + key + "\n")
+        return -1 if at < 0 else self._keys.count("\n", 0, at)
 
     def __getitem__(self, key):
         try:
             return self._values[key]
         except KeyError:
-            value = self._values[key] = marshal.loads(self._parts[key])
-            return value
+            pass
+        index = self._index(key)
+        if index < 0:
+            raise KeyError(key)
+        start = int.from_bytes(self._ends[4 * index - 4:4 * index], "little") if index else 0
+        end = int.from_bytes(self._ends[4 * index:4 * index + 4], "little")
+        value = self._values[key] = marshal.loads(self._blob[start:end])
+        return value
 
     def __contains__(self, key):
-        return key in self._parts
+        return self._index(key) >= 0 if self._ends else key in self._values
 
     def __iter__(self):
-        return iter(self._parts)
+        return iter(self._keys[1:-1].split("\n") if self._ends else self._values)
 
     def __len__(self):
-        return len(self._parts)
+        return len(self._ends) // 4 if self._ends else len(self._values)
 
     def __repr__(self):
         return f"Deferred({dict(self)!r})"

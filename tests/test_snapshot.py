@@ -5,6 +5,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from credhelper import profile, snapshot
 from support import TARGET, cli_env, write_profiles
 
@@ -65,13 +69,25 @@ def test_an_edit_of_one_profile_among_many_is_seen_within_the_same_mtime_and_siz
 
 
 def test_deferred_parts_are_unmarshalled_only_when_asked_for():
-    parts = snapshot.deferred({"a": {"k": ("v", 1)}, "b": 2})
-    parts["c"] = b"not marshal"  # never read below
-    lazy = snapshot.Deferred(parts)
+    keys, ends, blob = snapshot.deferred({"a": {"k": ("v", 1)}, "b": 2, "c": [3]})
+    end_a = int.from_bytes(ends[:4], "little")
+    lazy = snapshot.Deferred((keys, ends, blob[:end_a] + b"\xff" * (len(blob) - end_a)))  # b and c: not marshal
     assert list(lazy) == ["a", "b", "c"] and len(lazy) == 3 and "c" in lazy and "d" not in lazy
-    assert lazy["a"] == {"k": ("v", 1)} and lazy.get("b") == 2 and lazy.get("d") is None
+    assert lazy["a"] == {"k": ("v", 1)} and lazy.get("d") is None
     assert lazy["a"] is lazy["a"]  # unmarshalled once
-    assert snapshot.Deferred(snapshot.deferred({"a": 1})) == {"a": 1} != snapshot.Deferred(snapshot.deferred({"a": 2}))
+    with pytest.raises(ValueError):
+        lazy["b"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=5),
+                                                       st.tuples(st.text(max_size=3), st.integers())), max_size=12),
+       st.lists(st.text(max_size=8), max_size=5))
+def test_a_deferred_mapping_is_the_mapping_it_was_made_of(mapping, others):
+    lazy = snapshot.Deferred(marshal.loads(marshal.dumps(snapshot.deferred(mapping))))  # as a snapshot holds it
+    assert lazy == mapping and list(lazy) == list(mapping) and len(lazy) == len(mapping)
+    for key in [*mapping, *others]:
+        assert (key in lazy) == (key in mapping) and lazy.get(key) == mapping.get(key)
 
 
 def test_a_snapshot_that_is_not_ours_or_not_marshal_is_a_miss(tmp_path, monkeypatch):
