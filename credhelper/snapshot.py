@@ -25,13 +25,13 @@ from collections.abc import Mapping
 
 from credhelper import privatefile
 
-FORMAT = 3  # bump when what is stored changes shape
+FORMAT = 4  # bump when what is stored changes shape
 MAX_SNAPSHOT_BYTES = 16 << 20
 _INTERPRETER = (FORMAT, sys.implementation.cache_tag, marshal.version)
 
 
 def remember(directory, name, source, text, make, maker=()):
-    """make(), or what make() returned before for the same source (a path), text (str or bytes) and maker.
+    """make(), or what make() returned before for the same source (a path), text (bytes, or str) and maker.
 
     maker: whatever identifies the code behind make() (version, its module file's mtime...), so that
     a changed parser never gets an old parse.
@@ -39,19 +39,26 @@ def remember(directory, name, source, text, make, maker=()):
     make() returns plain data marshal can write (tuples, lists, dicts, strings, numbers, deferred()
     parts; no namedtuples); exceptions from it pass through and nothing is stored. The value returned
     is the stored one, deferred parts still marshalled: Deferred(part) reads one.
+
+    A snapshot file is the length of its head (4 bytes, little-endian), the head (marshal: the
+    interpreter, maker, source and the text's length), the text as it is, and the value (marshal):
+    the text is compared where it lies in what was read, and only the value is unmarshalled.
     """
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     path = os.path.join(directory, "snapshots", f"{name}-{_file_name(source)}.marshal")
     try:
-        interpreter, saved_maker, saved_source, saved_text, value = marshal.loads(
-            privatefile.read_private(path, max_bytes=MAX_SNAPSHOT_BYTES))
-        if (interpreter == _INTERPRETER and saved_maker == maker and saved_source == source
-                and type(saved_text) is type(text) and saved_text == text):
-            return value
+        raw = privatefile.read_private(path, max_bytes=MAX_SNAPSHOT_BYTES)
+        start = 4 + int.from_bytes(raw[:4], "little")
+        interpreter, saved_maker, saved_source, size = marshal.loads(raw[4:start])
+        if (interpreter == _INTERPRETER and saved_maker == maker and saved_source == source and size == len(data)
+                and raw.startswith(data, start)):
+            return marshal.loads(memoryview(raw)[start + size:])
     except (OSError, ValueError, EOFError, TypeError):
         pass  # none yet, or not one we can trust: a miss
     value = make()
     try:
-        privatefile.write(path, marshal.dumps((_INTERPRETER, maker, source, text, value)))
+        head = marshal.dumps((_INTERPRETER, maker, source, len(data)))
+        privatefile.write(path, len(head).to_bytes(4, "little") + head + data + marshal.dumps(value))
     except (OSError, ValueError):
         pass  # the next call parses again
     return value

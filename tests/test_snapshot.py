@@ -90,6 +90,20 @@ def test_a_deferred_mapping_is_the_mapping_it_was_made_of(mapping, others):
         assert (key in lazy) == (key in mapping) and lazy.get(key) == mapping.get(key)
 
 
+def _snapshot_bytes(directory, source, text, value, maker=()):
+    """The bytes of the snapshot remember() writes for these."""
+    directory.mkdir(mode=0o700)
+    snapshot.remember(str(directory), "t", source, text, lambda: value, maker)
+    [name] = os.listdir(directory / "snapshots")
+    return (directory / "snapshots" / name).read_bytes()
+
+
+def _framed(head, data, value):
+    """A snapshot file as remember() lays one out (see its docstring), from its parts."""
+    head = marshal.dumps(head)
+    return len(head).to_bytes(4, "little") + head + data + marshal.dumps(value)
+
+
 def test_a_snapshot_that_is_not_ours_or_not_marshal_is_a_miss(tmp_path, monkeypatch):
     run = tmp_path / "run"
     run.mkdir(mode=0o700)
@@ -105,17 +119,28 @@ def test_a_snapshot_that_is_not_ours_or_not_marshal_is_a_miss(tmp_path, monkeypa
     [name] = os.listdir(run / "snapshots")
     snap = run / "snapshots" / name
     assert snapshot.remember(str(run), "t", str(path), path.read_text(), make) == ("parsed",) and len(made) == 1
-    # planted: same text, another value, but readable by others (not a file credhelper wrote)
-    planted = marshal.dumps((snapshot._INTERPRETER, (), str(path), path.read_text(), ("planted",)))
+    # planted: a snapshot of the same text, another value (as remember writes one), but readable by
+    # others (not a file credhelper wrote)
+    planted = _snapshot_bytes(tmp_path / "scratch", str(path), path.read_text(), ("planted",))
     snap.write_bytes(planted)
     os.chmod(snap, 0o644)
     assert snapshot.remember(str(run), "t", str(path), path.read_text(), make) == ("parsed",) and len(made) == 2
-    for junk in (b"", b"\x00garbage", marshal.dumps(("other", "shape")),
-                 marshal.dumps((("old", 0), (), str(path), path.read_text(), ("x",))),
-                 marshal.dumps((snapshot._INTERPRETER, ("another parser",), str(path), path.read_text(), ("x",)))):
+    data = path.read_bytes()
+    for junk in (b"", b"\x00garbage", b"\xff\xff\xff\xff", marshal.dumps(("other", "shape")),
+                 _framed((snapshot._INTERPRETER, (), str(path), 999), data, ("x",)),  # another length
+                 _framed((("old", 0), (), str(path), len(data)), data, ("x",)),  # another interpreter
+                 _snapshot_bytes(tmp_path / "parser", str(path), path.read_text(), ("x",), maker=("another parser",)),
+                 _snapshot_bytes(tmp_path / "text", str(path), path.read_text() + "\n", ("x",)),
+                 planted[:-1]):  # cut short
         snap.write_bytes(junk)
         os.chmod(snap, 0o600)
         assert snapshot.remember(str(run), "t", str(path), path.read_text(), make) == ("parsed",)
+    # ours and 0600, and all that the cases above change as it should be: taken
+    for good, value in ((planted, ("planted",)), (_framed((snapshot._INTERPRETER, (), str(path), len(data)), data,
+                                                          ("framed",)), ("framed",))):
+        snap.write_bytes(good)
+        os.chmod(snap, 0o600)
+        assert snapshot.remember(str(run), "t", str(path), path.read_text(), make) == value
     # a symlink to a snapshot of ours, 0600, but not where credhelper writes (read_private follows none)
     elsewhere = tmp_path / "elsewhere.marshal"
     elsewhere.write_bytes(planted)
