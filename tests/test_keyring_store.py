@@ -208,3 +208,14 @@ def test_a_fifo_planted_as_metadata_does_not_hang_the_check(tmp_path):
     code = ("import json\nfrom credhelper.stores import keyring as store\n"
             "print(json.dumps(store.secret_service_is_keyrings_choice()))\n")
     assert _run(code, PYTHONPATH=str(site)) is False
+
+
+def test_a_backend_registered_by_whatever_imported_keyring_first_leaves_the_choice_to_keyring(secret_service, tmp_path):
+    """A backend class registers itself when its module is imported, entry point or not (a .pth file, a
+    plugin): once keyring is imported, the check does not guess."""
+    site, _ = _backend_site(tmp_path, "imported_backend", 20, entry_point=False)
+    code = ("import json, sys\nimport imported_backend\nfrom credhelper.stores import keyring as store\n"
+            "import keyring\nkr = keyring.get_keyring()\n"
+            "print(json.dumps({'ours': store.secret_service_is_keyrings_choice(), "
+            "'keyring': type(kr).__module__ + '.' + type(kr).__name__}))\n")
+    assert _run(code, PYTHONPATH=str(site)) == {"ours": False, "keyring": "imported_backend.Backend"}

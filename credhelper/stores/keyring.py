@@ -185,11 +185,14 @@ def secret_service_is_keyrings_choice(path=None):
     priority; on Linux without those, that is the Secret Service (5) when it answers, and its
     chainer only chains backends of priority above 0, so it has nothing to chain. Metadata keyring
     would find anywhere but in sys.path's directories (a zip, an .egg, another distribution finder)
-    makes the answer no. tests/test_keyring_choice.py holds this to keyring.get_keyring()."""
+    makes the answer no, and so does keyring already imported (a backend class defined by whatever imported it
+    registers itself without an entry point). tests/test_keyring_store.py holds this to keyring.get_keyring()."""
     import importlib.machinery
     import importlib.util
     import sys
 
+    if "keyring" in sys.modules:  # something imported it (a .pth file, a plugin): backends may be registered
+        return False
     if any(getattr(finder, "find_distributions", None) is not None and finder is not importlib.machinery.PathFinder
            for finder in sys.meta_path):
         return False
