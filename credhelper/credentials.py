@@ -207,17 +207,61 @@ def check_trusted(path, st, what):
 
 
 def check_subject_token_file(info):
-    """An external_account's file-sourced subject token must be the user's (or root's) and not writable by
-    others: whoever controls it chooses the federated identity credhelper acts as. ProfileError otherwise."""
+    """An external_account's subject token must come from files only the user (or root) can change: a
+    file source's file; an executable source's command (the program it runs) and its output_file, which
+    google-auth reads before running the command (and which, not there yet, must be in a directory no
+    one else can write, sticky or not: anyone who can write there could create it first). Whoever controls
+    them chooses the federated identity credhelper acts as. ProfileError otherwise."""
     source = info.get("credential_source") if info.get("type") == "external_account" else None
-    subject = source.get("file") if isinstance(source, dict) else None
-    if not isinstance(subject, str) or not subject:
+    if not isinstance(source, dict):
         return
+    _check_if_there(source.get("file"), "subject token file")
+    executable = source.get("executable")
+    if not isinstance(executable, dict):
+        return
+    command = executable.get("command")
+    if isinstance(command, str) and command.strip():
+        import shlex
+        import shutil
+
+        try:
+            program = shlex.split(command)[0]
+        except (ValueError, IndexError):
+            program = None  # google-auth refuses it when it runs it
+        _check_if_there(program and shutil.which(program), "executable source's command")
+    output_file = executable.get("output_file")
+    if _check_if_there(output_file, "executable source's output_file") is False and hasattr(os, "getuid"):
+        directory = os.path.dirname(os.path.abspath(output_file))
+        try:
+            st = os.stat(directory)
+        except (OSError, ValueError):
+            return
+        if st.st_mode & 0o022 or st.st_uid not in (os.getuid(), 0):
+            raise ProfileError(f"executable source's output_file {output_file} is not there yet, and its directory "
+                               f"{directory} is writable by others (mode {st.st_mode & 0o7777:04o}, uid {st.st_uid}), who "
+                               "could create it first with a subject token of their choosing",
+                               hint="choose an output_file in a directory of your own (mode 0700)")
+        from credhelper import privatefile
+
+        problem = privatefile.parents_problem(output_file)
+        if problem is not None:
+            raise ProfileError(f"executable source's output_file {problem.strerror}; whoever can change it chooses "
+                               "your identity", hint=problem.hint)
+
+
+def _check_if_there(path, what):
+    """check_trusted(path) when path names a file that exists: True; False when it does not; None when
+    path is not a path (google-auth reports a missing or malformed one when it reads it)."""
+    if not isinstance(path, str) or not path:
+        return None
     try:
-        st = os.stat(subject)
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
     except (OSError, ValueError):
-        return  # google-auth reports a missing subject token file when it reads it
-    check_trusted(subject, st, "subject token file")
+        return None
+    check_trusted(path, st, what)
+    return True
 
 
 def _parse(path, data):

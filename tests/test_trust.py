@@ -968,6 +968,56 @@ def test_2_a_file_in_a_directory_others_can_write_is_refused_naming_the_director
     assert run_cli(["print-access-token", "--profile", "u", "--refresh"], env).returncode == 0
 
 
+@pytest.mark.parametrize("how", ["ours", "output file in a writable directory", "output file in a sticky directory",
+                                 "output file theirs", "command theirs", "command in a writable directory"])
+def test_2_an_executable_sources_output_file_and_command_must_be_the_users(tmp_path, emulator, sample, how):
+    """Like the subject token file: google-auth reads the executable source's output_file before running
+    the command, and runs the command; whoever can plant either chooses the federated identity."""
+    with open(sample.external_account) as f:
+        info = json.load(f)
+    with open(info["credential_source"]["file"]) as f:
+        subject = f.read().strip()
+    bin_dir, out_dir = tmp_path / "bin", tmp_path / "out"
+    bin_dir.mkdir(mode=0o700)
+    out_dir.mkdir(mode=0o700)
+    ran = tmp_path / "ran"
+    command = bin_dir / "get-token"
+    answer = json.dumps({"version": 1, "success": True, "token_type": "urn:ietf:params:oauth:token-type:jwt",
+                         "id_token": subject, "expiration_time": int(time.time()) + 3600})
+    command.write_text(f"#!/bin/sh\ntouch {ran}\necho '{answer}'\n")
+    command.chmod(0o700)
+    output_file = out_dir / "token.json"
+    if how == "output file in a writable directory":
+        out_dir.chmod(0o777)
+    elif how == "output file in a sticky directory":
+        out_dir.chmod(0o1777)  # another user may create a name that does not exist yet
+    elif how == "output file theirs":
+        uid, gid = other_user()
+        output_file.write_text(answer)
+        os.chown(output_file, uid, gid)
+    elif how == "command theirs":
+        uid, gid = other_user()
+        os.chown(command, uid, gid)
+        command.chmod(0o755)
+    elif how == "command in a writable directory":
+        bin_dir.chmod(0o777)
+    info["credential_source"] = {"executable": {"command": f"{command} --flag", "output_file": str(output_file),
+                                                "timeout_millis": 30000}}
+    external = tmp_path / "external_account.json"
+    external.write_text(json.dumps(info))
+    external.chmod(0o600)
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"u": {"source": external, "target": TARGET}})
+    result = run_cli(["print-access-token", "--profile", "u"],
+                     cli_env(tmp_path, config, GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES="1"))
+    if how == "ours":
+        assert result.returncode == 0 and ran.exists(), result.stderr
+        return
+    assert result.returncode == EXIT_PROFILE, result.stderr
+    named = command if how.startswith("command") else output_file
+    assert str(named) in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert emulator.counters.get("sts", 0) == 0 and not ran.exists()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_DUMPABLE is Linux's")
 def test_10_a_serving_process_is_not_dumpable_so_its_own_user_cannot_attach_to_it():
     # In a forked child (the flag must not reach pytest): dumpable as any process starts, then what
