@@ -4,6 +4,9 @@ import contextlib
 import importlib
 import io
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -176,3 +179,24 @@ def test_a_protocol_error_gets_the_rows_writer_and_the_errors_exit_code(capfd):
     out, err = capfd.readouterr()
     assert status == 1 and err == ""
     assert json.loads(out) == {"version": 1, "success": False, "code": "CREDHELPER_ERROR", "message": "no; fix: fix it"}
+
+
+# -- the launchers (setup.py) ------------------------------------------------------------------------------
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX launchers")
+def test_the_launchers_run_from_an_environment_whose_path_has_a_space(tmp_path):
+    """A plain `#!python` script gets a `#!` line naming the interpreter, which the kernel cuts at the first
+    space (and past 127 bytes on older kernels): git-credential-credhelper then did not start at all in
+    ~/My Projects/venv. pip's console_scripts wrappers go through /bin/sh there, and setup.py uses them."""
+    venv = tmp_path / "My Projects" / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", root],
+                               capture_output=True, text=True, timeout=600)
+    assert installed.returncode == 0, installed.stderr
+    env = {**os.environ, "CREDHELPER_CONFIG": str(tmp_path / "none.ini")}
+    for name, argv, expected in [("credhelper", ["--version"], "credhelper"),
+                                 ("git-credential-credhelper", ["frobnicate"], ""),
+                                 ("docker-credential-credhelper", ["version"], "credhelper")]:
+        done = subprocess.run([str(venv / "bin" / name), *argv], capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0 and expected in done.stdout, (name, done.returncode, done.stderr)
