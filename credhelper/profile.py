@@ -217,9 +217,12 @@ def _parse_remembered(data, path):
         runtime = user_dir("runtime")
     except OSError:  # e.g. platformdirs' fallback runtime directory planted by another user: just parse
         return parse_config(_decoded(data, path), path)
-    path_, exists, sections, cache, git, docker, lines = snapshot.remember(runtime, "profiles", path, data, parse,
-                                                                           parser)
-    return Config(path_, exists, snapshot.Deferred(sections), cache, git, docker, snapshot.Deferred(lines))
+    remembered = snapshot.remember(runtime, "profiles", path, data, parse, parser)
+    try:
+        path_, exists, sections, cache, git, docker, lines = remembered
+        return Config(path_, exists, snapshot.Deferred(sections), cache, git, docker, snapshot.Deferred(lines))
+    except (TypeError, ValueError):  # not the shape parse() stores (a snapshot edited by hand): parse
+        return parse_config(_decoded(data, path), path)
 
 
 def parse_config(text, path="<profile file>"):

@@ -153,6 +153,24 @@ def test_a_snapshot_that_is_not_ours_or_not_marshal_is_a_miss(tmp_path, monkeypa
     assert snapshot.remember(str(run), "t", str(tmp_path / "other.ini"), path.read_text(), lambda: ("other",)) == ("other",)
 
 
+def test_a_snapshot_of_another_shape_is_parsed_again(tmp_path, monkeypatch):
+    """A snapshot of the right text but a value profile.py never stores (written by hand): the file is parsed."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir(mode=0o700)
+    path = tmp_path / "profiles.ini"
+    path.write_text(f"[default]\nsource = adc\ntarget = {TARGET}\nlifetime = 2h\n")
+    assert profile.load_config(str(path)).resolve().lifetime_secs == 7200
+    [name] = os.listdir(tmp_path / "run" / "credhelper" / "snapshots")
+    snap = tmp_path / "run" / "credhelper" / "snapshots" / name
+    raw = snap.read_bytes()
+    start = 4 + int.from_bytes(raw[:4], "little")
+    _, maker, source, size = marshal.loads(raw[4:start])
+    for value in (("too", "short"), (str(path), True, ("a", "b"), {}, [], {}, ("", b"", b""))):
+        snap.write_bytes(_framed((snapshot._INTERPRETER, maker, source, size), path.read_bytes(), value))
+        snap.chmod(0o600)
+        assert profile.load_config(str(path)).resolve().lifetime_secs == 7200
+
+
 def test_an_unparsable_file_leaves_no_snapshot(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
     (tmp_path / "run").mkdir(mode=0o700)
