@@ -20,7 +20,10 @@ and its use. Every directory passed must be owned by the user or root and, if gr
 sticky (like /tmp: there only an entry's owner may rename or remove it); every symlink passed must be
 owned by the user or root. This is OpenSSH's StrictModes walk, but from the root (not only up to the home
 directory) and with sticky directories allowed; it costs an open and an fstat per directory (about
-2 us each on Linux). Anything else raises
+2 us each on Linux). Group-writable is fine where the group is the user's own private group (its only
+member is the user, by primary group or by membership: Debian's and Ubuntu's user private groups,
+whose umask 002 makes ~/.config and ~/.config/gcloud mode 0775), as Debian's OpenSSH allows; the
+group database is read only when a group-write bit is set, once per group. Anything else raises
 UnsafePathError (an OSError: its `strerror` names the path and what is wrong, `hint` the fix). Callers
 translate it to their own error (a usage error, a profile error, a cache miss).
 
@@ -146,7 +149,7 @@ def file_problem(st, path, forbidden=0o022):
         return UnsafePathError(path, f"is owned by another user (uid {st.st_uid}); another user's file "
                                      "could send your credentials anywhere",
                                hint=f"use a copy you own: cp {path} ~/ && chmod 600 ~/{os.path.basename(path)}")
-    if owners and st.st_mode & forbidden:
+    if owners and st.st_mode & forbidden & ~_private_group_bits(st, forbidden):
         who = "group or others" if forbidden & 0o070 else "others"
         return UnsafePathError(path, f"is {'readable or writable' if forbidden & 0o044 else 'writable'} by {who} "
                                      f"(mode {stat.S_IMODE(st.st_mode):04o})", hint=f"chmod 600 {path}")
@@ -180,6 +183,42 @@ def _read_checked(fd, path, max_bytes, forbidden, owners):
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     finally:
         os.close(fd)
+
+
+_private_groups = {}  # gid -> whether the user is its only member (read once per process)
+
+
+def _private_group_bits(st, forbidden):
+    """The group-write bit, when `forbidden` holds only write bits (a file or directory the user gave, not
+    one credhelper keeps private) and st's group is the user's private group; else 0."""
+    if forbidden & ~0o022 or not st.st_mode & 0o020:
+        return 0
+    return 0o020 if _is_private_group(st.st_gid) else 0
+
+
+def _is_private_group(gid):
+    """Whether the only member of group gid is this user: no other account has it as its primary group
+    or is listed in it, and the user is in it (Debian's OpenSSH user-group-modes rule)."""
+    if gid not in _private_groups:
+        _private_groups[gid] = _group_members_only_me(gid)
+    return _private_groups[gid]
+
+
+def _group_members_only_me(gid):
+    try:
+        import grp
+        import pwd
+
+        group = grp.getgrgid(gid)
+        me = pwd.getpwuid(os.getuid())
+        accounts = pwd.getpwall()
+    except (ImportError, KeyError, OSError):
+        return False  # an unknown group, or no group database: not known to be private
+    if any(name != me.pw_name for name in group.gr_mem):
+        return False
+    if any(a.pw_gid == gid and a.pw_uid != me.pw_uid for a in accounts):
+        return False
+    return me.pw_gid == gid or me.pw_name in group.gr_mem
 
 
 def _owners(root):
@@ -272,7 +311,7 @@ def _check_dir(fd, path):
     if st.st_uid not in owners:
         raise UnsafePathError(path, f"is a directory owned by another user (uid {st.st_uid}), who could "
                                     "replace what credhelper keeps in it", hint="use a directory of your own")
-    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+    if st.st_mode & 0o022 & ~_private_group_bits(st, 0o022) and not st.st_mode & stat.S_ISVTX:
         raise UnsafePathError(path, f"is a directory writable by {'others' if st.st_mode & 0o002 else 'its group'} "
                                     f"(mode {stat.S_IMODE(st.st_mode):04o}) and not sticky, so they could "
                                     "replace what credhelper keeps in it", hint=f"chmod go-w {path}")

@@ -68,6 +68,32 @@ def other_user():
     return entry.pw_uid, entry.pw_gid
 
 
+def primary_group_is_private():
+    """Whether this user's primary group has no other member (checked here without credhelper's code)."""
+    import grp
+    import pwd
+
+    me = pwd.getpwuid(os.getuid())
+    if any(name != me.pw_name for name in grp.getgrgid(me.pw_gid).gr_mem):
+        return False
+    return all(a.pw_uid == me.pw_uid for a in pwd.getpwall() if a.pw_gid == me.pw_gid)
+
+
+def shared_group(*paths):
+    """Give paths the second user's group (one with another member), so that their group-write bit is
+    another user's; True when done. Without a second user (not root) they keep this user's group, and
+    False says whether a group-write bit still counts: not when that group is this user's private one."""
+    name = os.environ.get("CREDHELPER_TEST_OTHER_USER")
+    if name and os.getuid() == 0:
+        import pwd
+
+        gid = pwd.getpwnam(name).pw_gid
+        for path in paths:
+            os.chown(path, -1, gid)
+        return True
+    return not primary_group_is_private()
+
+
 def as_other_user(func, *args):
     """func(*args) run by the second user in a forked child (/root, so the Python binary, is 0700 to it:
     no exec). Returns what func returns (picklable); an exception in the child is raised here as an

@@ -11,7 +11,7 @@ import pytest
 
 from credhelper import privatefile
 from credhelper.privatefile import UnsafePathError
-from support import other_user
+from support import other_user, primary_group_is_private
 
 
 def mode(path):
@@ -170,9 +170,24 @@ def test_read_owned_follows_our_symlinks_but_refuses_writable_files(tmp_path):
     (tmp_path / "key.json").chmod(0o644)
     (tmp_path / "link.json").symlink_to(tmp_path / "key.json")
     assert privatefile.read_owned(tmp_path / "link.json") == b"{}"
-    (tmp_path / "key.json").chmod(0o664)
+    (tmp_path / "key.json").chmod(0o646)
     with pytest.raises(UnsafePathError, match="writable by group or others"):
         privatefile.read_owned(tmp_path / "link.json")
+
+
+def test_read_owned_takes_group_write_only_from_a_group_no_one_else_is_in(tmp_path):
+    """User private groups (Debian, Ubuntu: umask 002) make files 0664; another member of the group could
+    rewrite one, so a group with another member is refused."""
+    uid, gid = other_user()
+    key = tmp_path / "key.json"
+    key.write_text("{}")
+    key.chmod(0o664)
+    os.chown(key, -1, gid)  # the second user's group: they are in it
+    with pytest.raises(UnsafePathError, match="writable by group or others"):
+        privatefile.read_owned(key)
+    if primary_group_is_private():
+        os.chown(key, -1, os.getgid())  # this user's own private group
+        assert privatefile.read_owned(key) == b"{}"
 
 
 def test_reads_are_bounded(tmp_path):

@@ -21,7 +21,7 @@ import pytest
 
 from credhelper import profile as profile_module
 from credhelper.errors import ProfileError
-from support import DELEGATE_C, TARGET, cli_env, run_cli, write_profiles
+from support import DELEGATE_C, TARGET, cli_env, run_cli, shared_group, write_profiles
 
 AUDIENCE = "https://svc.example.com"
 GIT_GET = "protocol=https\nhost=source.developers.google.com\n\n"
@@ -257,12 +257,13 @@ def test_profile_and_credentials_files_others_can_write_are_refused_with_the_fix
     config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"source": str(key), "target": TARGET}},
                             cache="file")
     env = cli_env(tmp_path, config)
+    forbidden = 0o022 if shared_group(config, key) else 0o002  # group-write of a private group is fine
     rows = []
     for config_mode, key_mode in [(0o600, 0o600), (0o644, 0o644), (0o664, 0o600), (0o600, 0o646), (0o666, 0o666)]:
         os.chmod(config, config_mode)
         os.chmod(key, key_mode)
         result = run_cli(["print-access-token", "--refresh"], env)
-        refused = [path for path, mode in ((config, config_mode), (str(key), key_mode)) if mode & 0o022]
+        refused = [path for path, mode in ((config, config_mode), (str(key), key_mode)) if mode & forbidden]
         if not refused:
             assert result.returncode == 0, result.stderr
             assert result.stderr == ""
@@ -277,7 +278,7 @@ def test_profile_and_credentials_files_others_can_write_are_refused_with_the_fix
 def test_an_adc_file_others_can_write_is_refused_too(emulator, sample, tmp_path):
     adc = tmp_path / "adc.json"
     adc.write_text(open(sample.source_key).read())
-    adc.chmod(0o664)
+    adc.chmod(0o664 if shared_group(adc) else 0o666)
     config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"default": {"target": TARGET}}, cache="none")
     result = run_cli(["print-access-token"], cli_env(tmp_path, config, GOOGLE_APPLICATION_CREDENTIALS=str(adc)))
     assert result.returncode == 3 and result.stdout == ""
@@ -287,7 +288,7 @@ def test_an_adc_file_others_can_write_is_refused_too(emulator, sample, tmp_path)
 def test_a_writable_profile_file_is_refused_on_every_read(tmp_path):
     path = tmp_path / "profiles.ini"
     path.write_text("[default]\n")
-    path.chmod(0o620)
+    path.chmod(0o620 if shared_group(path) else 0o602)
     for _ in range(3):
         with pytest.raises(ProfileError) as info:
             profile_module.load_config(str(path))

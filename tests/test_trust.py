@@ -19,7 +19,8 @@ import pytest
 
 from credhelper.errors import EXIT_PROFILE, EXIT_USAGE
 from protocols_stubs import StubServer, protocol_env, token_email
-from support import DELEGATE_B, TARGET, as_other_user, cli_env, in_forked_child, other_user, run_cli, write_profiles
+from support import (DELEGATE_B, TARGET, as_other_user, cli_env, in_forked_child, other_user, primary_group_is_private,
+                     run_cli, write_profiles)
 
 
 def pending(item, owner, found=None):
@@ -935,7 +936,7 @@ def test_2_a_subject_token_file_another_user_controls_is_refused(tmp_path, emula
 
 
 @pytest.mark.parametrize("which", ["profile file", "credentials file", "subject token file"])
-@pytest.mark.parametrize("dir_mode", [0o777, 0o775], ids=["0777", "0775"])
+@pytest.mark.parametrize("dir_mode", [0o777, 0o770], ids=["0777", "0770 of another user's group"])
 def test_2_a_file_in_a_directory_others_can_write_is_refused_naming_the_directory(tmp_path, emulator, sample,
                                                                                   which, dir_mode):
     """Leftover 4 of the last attack pass: the file's owner and mode were checked, not its directory, where
@@ -957,6 +958,8 @@ def test_2_a_file_in_a_directory_others_can_write_is_refused_naming_the_director
     profiles.chmod(0o600)
     env = cli_env(tmp_path, config)
     assert run_cli(["print-access-token", "--profile", "u"], env).returncode == 0  # 0700: fine
+    if dir_mode == 0o770:  # writable by a group the second user is in
+        os.chown(shared, -1, other_user()[1])
     shared.chmod(dir_mode)
     result = run_cli(["print-access-token", "--profile", "u", "--refresh"], env)
     assert result.returncode == EXIT_PROFILE, result.stderr
@@ -1016,6 +1019,33 @@ def test_2_an_executable_sources_output_file_and_command_must_be_the_users(tmp_p
     named = command if how.startswith("command") else output_file
     assert str(named) in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert emulator.counters.get("sts", 0) == 0 and not ran.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX groups")
+def test_2_user_private_groups_directories_of_mode_0775_are_fine(tmp_path, emulator, sample):
+    """Debian and Ubuntu give each user a private group and umask 002, so ~/.config and ~/.config/gcloud
+    are 0775 there: group-writable by a group whose only member is the user. The ADC file in them is the
+    user's, as Debian's OpenSSH (user-group-modes) also judges; refusing it would refuse most users."""
+    if not primary_group_is_private():
+        pytest.skip("this user's primary group has other members: not a user private group")
+    home = tmp_path / "home"
+    gcloud = home / ".config" / "gcloud"
+    gcloud.mkdir(parents=True)
+    adc = gcloud / "application_default_credentials.json"
+    shutil.copy(sample.source_key, adc)
+    adc.chmod(0o664)  # what cp makes under umask 002
+    for d in (home, home / ".config", gcloud):
+        os.chown(d, -1, os.getgid())
+        d.chmod(0o775)
+    config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"u": {"source": "adc", "target": TARGET}})
+    env = dict(cli_env(tmp_path, config), HOME=str(home), CLOUDSDK_CONFIG=str(gcloud))
+    env.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+    result = run_cli(["print-access-token", "--profile", "u"], env)
+    assert result.returncode == 0, result.stderr
+    if os.environ.get("CREDHELPER_TEST_OTHER_USER") and os.getuid() == 0:  # the same with another member: refused
+        os.chown(gcloud, -1, other_user()[1])
+        result = run_cli(["print-access-token", "--profile", "u", "--refresh"], env)
+        assert result.returncode == EXIT_PROFILE and f"{gcloud} is a directory writable by its group" in result.stderr
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_DUMPABLE is Linux's")
