@@ -5,6 +5,7 @@ import importlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -187,7 +188,8 @@ def test_a_protocol_error_gets_the_rows_writer_and_the_errors_exit_code(capfd):
 def test_the_launchers_run_from_an_environment_whose_path_has_a_space(tmp_path):
     """A plain `#!python` script gets a `#!` line naming the interpreter, which the kernel cuts at the first
     space (and past 127 bytes on older kernels): git-credential-credhelper then did not start at all in
-    ~/My Projects/venv. pip's console_scripts wrappers go through /bin/sh there, and setup.py uses them."""
+    ~/My Projects/venv. pip's console_scripts wrappers go through /bin/sh there, and setup.py uses them.
+    And the helper `configure git` writes must be one git can run from there."""
     venv = tmp_path / "My Projects" / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -200,3 +202,23 @@ def test_the_launchers_run_from_an_environment_whose_path_has_a_space(tmp_path):
                                  ("docker-credential-credhelper", ["version"], "credhelper")]:
         done = subprocess.run([str(venv / "bin" / name), *argv], capture_output=True, text=True, timeout=120, env=env)
         assert done.returncode == 0 and expected in done.stdout, (name, done.returncode, done.stderr)
+    # configure git, then git itself: the helper runs (and says its token endpoint does not answer)
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    user = home / "user.json"
+    user.write_text(json.dumps({"type": "authorized_user", "client_id": "id", "client_secret": "not-a-secret",
+                                "refresh_token": "not-a-token"}))
+    user.chmod(0o600)
+    config = home / "profiles.ini"
+    config.write_text(f"[default]\nsource = {user}\ntoken_endpoint = http://127.0.0.1:9/token\n"
+                      "[git]\nexample.com = default\n")
+    config.chmod(0o600)
+    env = {**env, "HOME": str(home), "CREDHELPER_CONFIG": str(config), "GIT_TERMINAL_PROMPT": "0",
+           "GIT_CONFIG_NOSYSTEM": "1", "XDG_CONFIG_HOME": str(home / ".config"), "CREDHELPER_DEADLINE_SECS": "3",
+           "PATH": f"{venv / 'bin'}{os.pathsep}{os.path.dirname(shutil.which('git'))}"}
+    configured = subprocess.run([str(venv / "bin" / "credhelper"), "configure", "git", "--host", "example.com"],
+                                capture_output=True, text=True, timeout=120, env=env)
+    assert configured.returncode == 0, configured.stderr
+    fill = subprocess.run(["git", "credential", "fill"], input="protocol=https\nhost=example.com\n\n",
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert "not a git command" not in fill.stderr and "credhelper: " in fill.stderr, fill.stderr

@@ -248,7 +248,10 @@ def helper_value(extra_args):
         beside = os.path.join(os.path.dirname(selection.self_command()[0]), "git-credential-credhelper")
         script = beside if os.access(beside, os.X_OK) else None
     if script:
-        return selection.command_line([os.path.abspath(script), *extra_args])
+        line = selection.command_line([os.path.abspath(script), *extra_args])
+        # git runs a value that starts with '/' through the shell as it is; a quoted path (a space in it)
+        # does not start with '/', and git would take it for the name of a git command: '!' runs it as is
+        return line if line.startswith("/") else "!" + line
     return "!" + selection.command_line(selection.self_command("git-credential", *extra_args))
 
 
