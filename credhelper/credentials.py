@@ -230,19 +230,19 @@ def check_subject_token_file(info):
             program = None  # google-auth refuses it when it runs it
         _check_if_there(program and shutil.which(program), "executable source's command")
     output_file = executable.get("output_file")
-    if _check_if_there(output_file, "executable source's output_file") is False and hasattr(os, "getuid"):
+    if _check_if_there(output_file, "executable source's output_file") is False:
+        from credhelper import privatefile
+
         directory = os.path.dirname(os.path.abspath(output_file))
         try:
             st = os.stat(directory)
         except (OSError, ValueError):
             return
-        if st.st_mode & 0o022 or st.st_uid not in (os.getuid(), 0):
+        if privatefile.others_can_write(st):
             raise ProfileError(f"executable source's output_file {output_file} is not there yet, and its directory "
                                f"{directory} is writable by others (mode {st.st_mode & 0o7777:04o}, uid {st.st_uid}), who "
                                "could create it first with a subject token of their choosing",
                                hint="choose an output_file in a directory of your own (mode 0700)")
-        from credhelper import privatefile
-
         problem = privatefile.parents_problem(output_file)
         if problem is not None:
             raise ProfileError(f"executable source's output_file {problem.strerror}; whoever can change it chooses "

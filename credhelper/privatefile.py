@@ -13,6 +13,8 @@ read_owned(path)        a file the user gave (a profile, a credentials file): sy
                         FIFO cannot hang or fill memory).
 parents_problem(path)   the same checks of the directories and symlinks leading to a file, for callers that
                         check the file itself by a stat result.
+others_can_write(st)    whether another user may write what `st` describes (a private group's write bit
+                        is the user's; a sticky bit does not count).
 
 The directories a file lives in are walked from the root one component at a time, each opened relative
 to its parent with O_NOFOLLOW (symlinks are resolved by hand), so nothing can be swapped between a check
@@ -135,6 +137,16 @@ def parents_problem(path):
     except (OSError, ValueError):
         return None
     return None
+
+
+def others_can_write(st):
+    """Whether a user other than this one (or root) may write the file or directory with stat result `st`:
+    it is theirs, or writable by others, or by a group that is not the user's private group (sticky or
+    not: for a name that does not exist yet, anyone who may write the directory could create it first)."""
+    owners = _owners(root=True)
+    if not owners:
+        return False
+    return st.st_uid not in owners or bool(st.st_mode & 0o022 & ~_private_group_bits(st, 0o022))
 
 
 def file_problem(st, path, forbidden=0o022):

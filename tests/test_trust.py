@@ -20,7 +20,7 @@ import pytest
 from credhelper.errors import EXIT_PROFILE, EXIT_USAGE
 from protocols_stubs import StubServer, protocol_env, token_email
 from support import (DELEGATE_B, TARGET, as_other_user, cli_env, in_forked_child, other_user, primary_group_is_private,
-                     run_cli, write_profiles)
+                     run_cli, shared_group, write_profiles)
 
 
 def pending(item, owner, found=None):
@@ -972,7 +972,9 @@ def test_2_a_file_in_a_directory_others_can_write_is_refused_naming_the_director
 
 
 @pytest.mark.parametrize("how", ["ours", "output file in a writable directory", "output file in a sticky directory",
-                                 "output file theirs", "command theirs", "command in a writable directory"])
+                                 "output file theirs", "command theirs", "command in a writable directory",
+                                 "output file in a directory of the user's private group",
+                                 "output file in a directory of a shared group"])
 def test_2_an_executable_sources_output_file_and_command_must_be_the_users(tmp_path, emulator, sample, how):
     """Like the subject token file: google-auth reads the executable source's output_file before running
     the command, and runs the command; whoever can plant either chooses the federated identity."""
@@ -1004,6 +1006,14 @@ def test_2_an_executable_sources_output_file_and_command_must_be_the_users(tmp_p
         command.chmod(0o755)
     elif how == "command in a writable directory":
         bin_dir.chmod(0o777)
+    elif how == "output file in a directory of the user's private group":
+        if not primary_group_is_private():
+            pytest.skip("this user's primary group has other members")
+        out_dir.chmod(0o770)  # umask 002 on Debian and Ubuntu: the group is the user's alone
+    elif how == "output file in a directory of a shared group":
+        if not shared_group(out_dir):
+            pytest.skip("no group with another member to give the directory")
+        out_dir.chmod(0o770)
     info["credential_source"] = {"executable": {"command": f"{command} --flag", "output_file": str(output_file),
                                                 "timeout_millis": 30000}}
     external = tmp_path / "external_account.json"
@@ -1012,7 +1022,7 @@ def test_2_an_executable_sources_output_file_and_command_must_be_the_users(tmp_p
     config = write_profiles(tmp_path / "profiles.ini", emulator.url, {"u": {"source": external, "target": TARGET}})
     result = run_cli(["print-access-token", "--profile", "u"],
                      cli_env(tmp_path, config, GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES="1"))
-    if how == "ours":
+    if how in ("ours", "output file in a directory of the user's private group"):
         assert result.returncode == 0 and ran.exists(), result.stderr
         return
     assert result.returncode == EXIT_PROFILE, result.stderr
