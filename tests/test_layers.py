@@ -15,7 +15,8 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 # bottom first; "credhelper.protocols" places every module of that package
 LAYERS = [
     ("foundation", ["credhelper", "credhelper.__init__", "credhelper.errors", "credhelper.token", "credhelper.deadline",
-                    "credhelper.commandtable", "credhelper.metadata_protocol", "credhelper.deferred"]),
+                    "credhelper.commandtable", "credhelper.metadata_protocol", "credhelper.deferred",
+                    "credhelper.jsontext"]),
     ("facts", ["credhelper.googleerrors", "credhelper.kinds", "credhelper.credentials", "credhelper.locks",
                "credhelper.secretservice", "credhelper.stores", "credhelper.privatefile", "credhelper.snapshot"]),
     ("profile", ["credhelper.profile"]),
