@@ -182,6 +182,18 @@ def test_a_protocol_error_gets_the_rows_writer_and_the_errors_exit_code(capfd):
     assert json.loads(out) == {"version": 1, "success": False, "code": "CREDHELPER_ERROR", "message": "no; fix: fix it"}
 
 
+def test_warnings_from_google_modules_are_hidden_and_others_shown(tmp_path):
+    """google-auth's import-time warnings never reach a protocol's stderr; the filter is matched without re."""
+    code = ("import sys\nfrom credhelper import cli\n"
+            "cli.main(['profiles', 'list', '--config', sys.argv[1]])\n"
+            "for name in ('google', 'google.auth._default', 'googleapiclient', 'other'):\n"
+            "    exec('import warnings; warnings.warn(\"warned by \" + __name__)', {'__name__': name})\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "absent.ini")], capture_output=True, text=True,
+                         timeout=60)
+    warned = sorted(line.split("warned by ")[1] for line in out.stderr.splitlines() if "warned by " in line)
+    assert warned == ["googleapiclient", "other"], out.stderr
+
+
 # -- the launchers (setup.py) ------------------------------------------------------------------------------
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX launchers")
