@@ -11,15 +11,17 @@ else is a miss, with one warning.
 
 A hit must cost little more than starting Python: this module imports only the standard library,
 reads Secret Service items with credhelper.secretservice, and imports keyring only to write,
-delete, or read from a backend other than Secret Service.
+delete, or read from a backend other than Secret Service. Nor does a hit import json (with re,
+6 ms of a 10 ms Python start): the key is a canonical text of its material (canonical()), and the
+index and a token's JSON are read by credhelper.jsontext (json's own C scanner).
 """
 
 import contextlib
-import json
 import os
 import sys
 import time
 
+from credhelper import jsontext
 from credhelper.credentials import sha256_hex, source_identity
 from credhelper.errors import CacheError, SourceError, UpstreamError
 from credhelper.stores import KEYRING_STORES, SERVICE_NAME, STORE_FILE, STORE_KEYRING, STORE_SECRET_SERVICE  # noqa: F401
@@ -27,10 +29,13 @@ from credhelper.stores import Unusable, Untrusted
 from credhelper.stores import file as file_store
 from credhelper.token import Token
 
-KEY_VERSION = 2  # bump when the key material changes shape: old entries become misses (2: shared source tokens)
+# bump when the key material or its encoding changes: old entries become misses (2: shared source
+# tokens; 3: canonical() instead of JSON, the source file by path and sha256 only)
+KEY_VERSION = 3
 DEFAULT_LOCK_TIMEOUT_SECS = 30
 LOCK_POLL_MIN_SECS = 0.005
 LOCK_POLL_MAX_SECS = 0.05
+INDEX_FILE = "index.json"
 INDEX_VERSION = 1
 MAX_INDEX_BYTES = 4 << 20
 BACKENDS = ("keyring", "file", "none")
@@ -66,16 +71,46 @@ def key_of(name, profile, kind, params):
         "kind": kind,
         "params": {k: v for k, v in params.items() if v is not None},
     }
-    text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=_plain)
-    return sha256_hex(text.encode("utf-8"))
+    return sha256_hex(canonical(material).encode("utf-8", "surrogatepass"))
 
 
-def _plain(value):
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"cache key parameter of type {type(value).__name__} is not plain data")
+def canonical(value):
+    """One text per value of plain data, and different texts for different values: the cache key's material.
+
+    Tagged and length-prefixed: None n, booleans t and f, ints i123; floats d1.5; (repr), strings
+    s<length>:<text>, lists and tuples l<count>: then the items, sets as their sorted list, dicts
+    m<count>: then key and value in key order (keys must be str). A tuple and a list of the same
+    items are the same value, as they were in the JSON this replaced (which imported json on every
+    hit). tests/test_cache.py decodes it back (hypothesis)."""
+    out = []
+    _canonical(value, out)
+    return "".join(out)
+
+
+def _canonical(value, out):
+    if value is None or value is True or value is False:
+        out.append("n" if value is None else "t" if value else "f")
+    elif isinstance(value, int):
+        out.append(f"i{int.__repr__(value)};")
+    elif isinstance(value, float):
+        out.append(f"d{float.__repr__(value)};")
+    elif isinstance(value, str):
+        out.append(f"s{len(value)}:")
+        out.append(value)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+        out.append(f"l{len(items)}:")
+        for item in items:
+            _canonical(item, out)
+    elif isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("cache key material has a dict key that is not a str")
+        out.append(f"m{len(value)}:")
+        for key in sorted(value):
+            _canonical(key, out)
+            _canonical(value[key], out)
+    else:
+        raise TypeError(f"cache key parameter of type {type(value).__name__} is not plain data")
 
 
 def boundary_identity(profile):
@@ -247,7 +282,7 @@ class TokenCache:
         try:
             if float(entry.get("expiry", 0)) - now <= margin_secs:
                 return None  # known stale from the index: no need to open the store
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pass
         try:
             raw = store.read(_checked(key), entry)
@@ -257,7 +292,7 @@ class TokenCache:
         if raw is None:
             return None
         try:
-            token = Token.from_dict(json.loads(raw))
+            token = Token.from_dict(jsontext.loads(raw))
         except (ValueError, TypeError, RecursionError):
             self._log(f"discarding a corrupt cache entry ({store.name})")
             self.delete(key)
@@ -271,7 +306,7 @@ class TokenCache:
     def put(self, key, token, meta):
         """Store token under key; record meta (never secrets: only META_KEYS are kept) in the index."""
         _checked(key)
-        value = json.dumps(token.to_dict())
+        value = jsontext.dumps(token.to_dict())
         entry = {k: meta[k] for k in META_KEYS if meta.get(k) is not None}
         entry["kind"] = entry.get("kind", token.kind)
         entry["expiry"] = token.expiry
@@ -389,13 +424,13 @@ class TokenCache:
                                  f"(owner uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):o})")
             return {}
         try:
-            raw = file_store.read_owned(self._path("index.json"), MAX_INDEX_BYTES)
+            raw = file_store.read_owned(self._path(INDEX_FILE), MAX_INDEX_BYTES)
         except Untrusted as exc:
             self._warn_untrusted(str(exc))
             return {}
         try:
-            data = json.loads(raw) if raw else None
-        except (ValueError, RecursionError):
+            data = jsontext.loads(raw.decode("utf-8")) if raw else None
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             data = None
         if not isinstance(data, dict) or data.get("version") != INDEX_VERSION or not isinstance(data.get("entries"), dict):
             return {}
@@ -415,8 +450,10 @@ class TokenCache:
             try:
                 entries = dict(self._index_entries())
                 yield entries
+                import json  # only to write: a mint or a cache command, never a hit
+
                 data = json.dumps({"version": INDEX_VERSION, "entries": entries}, sort_keys=True, indent=1)
-                _write_private(self._path("index.json"), data.encode("utf-8"))
+                _write_private(self._path(INDEX_FILE), data.encode("utf-8"))
             finally:
                 release(fd, path)
         finally:

@@ -1,6 +1,5 @@
 """Handlers of the minting and profile commands. Each takes the argparse Namespace, returns an exit code."""
 
-import json
 import os
 import sys
 import time
@@ -50,9 +49,11 @@ def format_token(token, fmt, now=None):
         from credhelper.kinds import KINDS
 
         return "\n".join(f"export {n}={shlex.quote(token.value)}" for n in KINDS[token.kind].env_names)
+    from credhelper import jsontext
+
     data = {"token": token.value, token.kind: token.value, "token_type": token.token_type,
             "expires_in": max(token.expires_in(now), 0), "expiry": token.expiry_rfc3339()}
-    return json.dumps(data)
+    return jsontext.dumps(data)
 
 
 def _print_token(args, kind, **params):
@@ -91,6 +92,8 @@ def sign_jwt(args):
         if len(data) > MAX_CLAIMS_BYTES:
             raise UsageError(f"--claims {args.claims}: larger than {MAX_CLAIMS_BYTES} bytes",
                              hint="write a JSON object of claims")
+        import json  # sign-jwt mints every time: no hit to keep light
+
         claims = json.loads(data.decode("utf-8"))
     except OSError as exc:
         raise UsageError(f"--claims {args.claims}: {exc.strerror}") from None

@@ -16,7 +16,6 @@ writable by group or others; reads are bounded; messages name the file, the fiel
 problem, never a value. Light imports only: the cache key is computed on every hit.
 """
 
-import json
 import os
 from collections import namedtuple
 
@@ -129,26 +128,41 @@ def metadata_host(profile=None, env=None):
     return env.get("GCE_METADATA_HOST") or env.get("GCE_METADATA_ROOT") or DEFAULT_METADATA_HOST
 
 
+def _source_location(profile, env):
+    """Where a profile's own source is: ("metadata", HOST), ("adc", FILE) or ("file", FILE)."""
+    while profile.source_profile is not None:
+        profile = profile.source_profile
+    if profile.source == "adc":
+        path = adc_file(env)
+        if path is not None:
+            return "adc", path
+    elif profile.source != "metadata":
+        return "file", profile.source
+    return "metadata", metadata_host(profile, env)
+
+
 def source_info(profile, env=None):
     """The SourceInfo of a profile's own source (for source = profile:NAME, of that profile's)."""
     env = os.environ if env is None else env
-    while profile.source_profile is not None:
-        profile = profile.source_profile
-    if profile.source == "metadata":
-        return SourceInfo("metadata", None, "metadata", None, None, metadata_host(profile, env), None)
-    if profile.source == "adc":
-        path = adc_file(env)
-        if path is None:
-            return SourceInfo("metadata", None, "metadata", None, None, metadata_host(profile, env), None)
-        return read_credentials(path)._replace(origin="adc")
-    return read_credentials(profile.source)
+    origin, where = _source_location(profile, env)
+    if origin == "metadata":
+        return SourceInfo("metadata", None, "metadata", None, None, where, None)
+    return read_credentials(where)._replace(origin=origin)
 
 
 def source_identity(profile, env=None):
-    """What the source credential is by content (the cache key's input); a profile: source nests."""
+    """What the source credential is by content (the cache key's input); a profile: source nests.
+
+    SourceInfo.identity() without parsing the file: its path and sha256 determine everything parsed
+    from it (type, principal), and minting validates it. A hit reads the file (with the same trust
+    checks and errors as read_credentials) and hashes it."""
+    env = os.environ if env is None else env
     if profile.source_profile is not None:
         return {"profile": source_identity(profile.source_profile, env)}
-    return source_info(profile, env).identity()
+    origin, where = _source_location(profile, env)
+    if origin == "metadata":
+        return {"metadata": where}
+    return {origin: where, "sha256": _read(where)[1]}
 
 
 # -- reading a file ------------------------------------------------------------------------------
@@ -158,6 +172,24 @@ _read_cache = {}  # path -> (stat signature, SourceInfo): each file read once pe
 
 def read_credentials(path):
     """The SourceInfo of a credentials file; ProfileError (exit 3) naming the file and the problem."""
+    signature, digest, data = _read(path)
+    cached = _read_cache.get(path)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    if data is None:  # hashed before (source_identity) but not parsed
+        signature, digest, data = _read(path, fresh=True)
+    info = _parse(path, data)
+    result = SourceInfo("file", path, info["type"], principal_of(info), digest, None, info)
+    _read_cache[path] = (signature, result)
+    return result
+
+
+_digests = {}  # path -> (stat signature, sha256): source_identity reads and hashes a file once per command
+
+
+def _read(path, fresh=False):
+    """(stat signature, sha256, bytes or None when unchanged since the last read) of a trusted credentials
+    file; ProfileError naming the file and the problem."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -168,14 +200,13 @@ def read_credentials(path):
         raise ProfileError(f"credentials file {path}: cannot read it ({getattr(exc, 'strerror', None) or 'not a path'})",
                            hint="make it a readable file of yours") from None
     signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid)
-    cached = _read_cache.get(path)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
+    known = _digests.get(path)
+    if not fresh and known is not None and known[0] == signature:
+        return signature, known[1], None
     data = read_trusted_file(path, "credentials file")
-    info = _parse(path, data)
-    result = SourceInfo("file", path, info["type"], principal_of(info), sha256_hex(data), None, info)
-    _read_cache[path] = (signature, result)
-    return result
+    digest = sha256_hex(data)
+    _digests[path] = (signature, digest)
+    return signature, digest, data
 
 
 def read_trusted_file(path, what, max_bytes=MAX_FILE_BYTES):
@@ -265,8 +296,10 @@ def _check_if_there(path, what):
 
 
 def _parse(path, data):
+    from credhelper import jsontext  # json.loads without importing json (and re): profiles are checked on every hit
+
     try:
-        info = json.loads(data.decode("utf-8"))
+        info = jsontext.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ProfileError(f"{path} is not a credentials file (not readable JSON)",
                            hint="point source at a Google credentials JSON file, or write source = adc") from None

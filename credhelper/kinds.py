@@ -8,7 +8,6 @@ here instead of asking "if kind == ...". A new kind is one record here plus one 
 Light on purpose (standard library, errors and token only): the broker reads it on every cache hit.
 """
 
-import json
 from collections import namedtuple
 
 from credhelper.errors import UsageError
@@ -89,6 +88,8 @@ def _jwt_params(profile, claims=None, **_):
 
 
 def _jwt_body(params):
+    import json  # minting a JWT only: not on a cache hit
+
     return {"payload": json.dumps(params["claims"], separators=(",", ":"))}
 
 

@@ -16,6 +16,8 @@ import time
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from credhelper import secretservice
 from credhelper.cache import SERVICE_NAME, TokenCache, cache_key
@@ -210,6 +212,76 @@ def test_adc_source_is_identified_by_the_file_in_use(tmp_path, monkeypatch):
         {"metadata": "127.0.0.1:1"}
 
 
+def test_source_identity_is_the_source_infos_without_parsing_the_file(profile, keyfile, tmp_path):
+    from credhelper.credentials import source_info
+
+    gac = tmp_path / "gac.json"
+    gac.write_text('{"type": "authorized_user", "account": "x"}')
+    user = Profile(name="user", source="profile:deploy", source_profile=profile)
+    for p, env in ((profile, {}), (Profile(name="adc", source="adc"), {"GOOGLE_APPLICATION_CREDENTIALS": str(gac)}),
+                   (Profile(name="m", source="metadata", metadata_host="127.0.0.1:9"), {}), (user, {})):
+        expected = source_info(p, env).identity()
+        assert source_identity(p, env) == ({"profile": expected} if p is user else expected)
+
+
+def decode_canonical(text):
+    """The value credhelper.cache.canonical wrote, read back (tuples and sets come back as lists)."""
+    def value(i):
+        tag = text[i]
+        if tag in "ntf":
+            return {"n": None, "t": True, "f": False}[tag], i + 1
+        if tag in "id":
+            end = text.index(";", i)
+            return (int if tag == "i" else float)(text[i + 1:end]), end + 1
+        colon = text.index(":", i)
+        count, i = int(text[i + 1:colon]), colon + 1
+        if tag == "s":
+            return text[i:i + count], i + count
+        items = []
+        for _ in range(count * (2 if tag == "m" else 1)):
+            item, i = value(i)
+            items.append(item)
+        return (dict(zip(items[::2], items[1::2])) if tag == "m" else items), i
+
+    decoded, end = value(0)
+    assert end == len(text)
+    return decoded
+
+
+def typed(value):
+    """value with every scalar tagged by its type (True is not 1, 1.0 is not 1), tuples and sets as lists."""
+    if isinstance(value, dict):
+        return {k: typed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [typed(v) for v in (sorted(value) if isinstance(value, (set, frozenset)) else value)]
+    return (type(value).__name__, "nan" if value != value else value)
+
+
+key_material = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(st.characters(codec="utf-8") | st.just("\udcff")),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.frozensets(st.text(max_size=3), max_size=3)
+    | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=25)
+
+
+@settings(max_examples=500)
+@given(key_material)
+def test_the_key_encoding_is_one_to_one(value):
+    """Two different materials never share a key: canonical() reads back to the value it was given."""
+    from credhelper.cache import canonical
+
+    text = canonical(value)
+    assert typed(decode_canonical(text)) == typed(value)
+    text.encode("utf-8", "surrogatepass")  # a path from non-UTF-8 bytes (surrogate escapes) still has a key
+
+
+def test_the_key_encoding_refuses_what_is_not_plain_data():
+    from credhelper.cache import canonical
+
+    for bad in (object(), {1: "a"}, {"a": b"bytes"}):
+        with pytest.raises(TypeError):
+            canonical(bad)
+
+
 # -- get and put -------------------------------------------------------------------------------------
 
 def test_a_stored_token_is_served(cache, profile):
@@ -271,6 +343,37 @@ def test_a_corrupt_index_is_a_miss_and_is_rebuilt(cache, profile, runtime):
     assert cache.entries() == []
     cache.put(key, token(), meta(profile))
     assert cache.get(key, 300, now=NOW) is not None
+
+
+def test_a_damaged_index_is_a_miss_never_a_crash(runtime):
+    """Random bytes, the index cut short or with bytes changed, JSON of other shapes: get() and
+    entries() answer (a miss, or the entry that survived), and nothing raises. The index is read
+    with credhelper.jsontext on a hit."""
+    cache = TokenCache(backend="file", runtime_dir=runtime, stderr=io.StringIO())
+    key, t = "ab" * 32, token()
+    cache.put(key, t, {"profile": "p", "kind": "access_token"})
+    path = os.path.join(runtime, "index.json")
+    valid = open(path, "rb").read()
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.one_of(
+        st.binary(max_size=200),
+        st.integers(0, len(valid)).map(lambda n: valid[:n]),
+        st.lists(st.tuples(st.integers(0, len(valid) - 1), st.integers(0, 255)), min_size=1, max_size=4).map(
+            lambda edits: bytes(dict(edits).get(i, b) for i, b in enumerate(valid))),
+        st.sampled_from([None, 1, {"version": 1, "entries": [1]}, {"version": 1, "entries": {key: "x"}},
+                         {"version": 1, "entries": {key: {"store": "file", "expiry": "soon"}}}, {"version": 2},
+                         {"version": 1, "entries": {key: {"store": ["x"], "expiry": 1e400}}},
+                         {"version": 1, "entries": {key: {"store": "file", "expiry": 10 ** 400}}}]).map(
+            lambda value: json.dumps(value).encode())))
+    def check(damaged):
+        with open(path, "wb") as f:
+            f.write(damaged)
+        hit = cache.get(key, 300, now=NOW)
+        assert hit is None or hit == t
+        cache.entries()
+
+    check()
 
 
 def test_keyring_backend_keeps_tokens_in_the_secret_service_only(profile, runtime):
@@ -877,6 +980,37 @@ def test_a_warm_cli_hit_imports_neither_keyring_nor_google_auth_nor_requests(emu
                                                                "jeepney", "argparse", "platformdirs", "dataclasses"))
     assert heavy == []
     assert emulator.counters["generateAccessToken"] == 1
+
+
+HIT_COMMANDS = {  # script, arguments, stdin: the four warm hits of issue 15, as their clients run them
+    "print-access-token": ("credhelper", ["print-access-token"], ""),
+    "docker": ("docker-credential-credhelper", ["get"], "us-docker.pkg.dev\n"),
+    "git": ("git-credential-credhelper", ["get"], "protocol=https\nhost=source.developers.google.com\n\n"),
+    "kubectl": ("credhelper", ["kubectl"], ""),
+}
+EXEC_INFO = '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}'
+
+
+@pytest.mark.parametrize("command", sorted(HIT_COMMANDS))
+def test_a_warm_hit_of_each_helper_imports_no_re_json_or_argparse(emulator, cli, command):
+    """issue 15: each of these is 1 to 6 ms of a ~10 ms Python start. The scripts pip installs (scripts/),
+    run with -S: the test venv's .pth files (its editable install) import re at every start."""
+    script, args, stdin = HIT_COMMANDS[command]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(cli.env, PYTHONPATH=root, KUBERNETES_EXEC_INFO=EXEC_INFO)
+    argv = [os.path.join(root, "scripts", script), *args]
+    first = subprocess.run([sys.executable, *argv], env=env, input=stdin, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0 and first.stdout, first.stderr  # a mint: it needs the venv's google-auth
+    minted = sum(emulator.counters.values())
+    out = subprocess.run([sys.executable, "-S", "-X", "importtime", *argv], env=env, input=stdin, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == first.stdout, out.stderr[-2000:]
+    assert sum(emulator.counters.values()) == minted  # a hit
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert "credhelper.cache" in imported
+    heavy = sorted(m for m in imported if m.split(".")[0] in ("re", "json", "enum", "fnmatch", "argparse", "google",
+                                                               "keyring", "requests", "urllib3", "jeepney"))
+    assert heavy == []
 
 
 def test_signed_jwts_are_not_cached_but_start_from_the_cached_source_token(emulator, cli_profiles, tmp_path,

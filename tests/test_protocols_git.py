@@ -244,6 +244,32 @@ sys.exit(status)
 """
 
 
+host_glob_chars = st.sampled_from(list("ab.-*?[]!"))
+
+
+@settings(max_examples=3000)
+@given(st.text(host_glob_chars, max_size=8), st.text(host_glob_chars, max_size=8))
+def test_host_patterns_match_as_fnmatchcase_does(name, pattern):
+    """protocols.hostglob.matches stands in for fnmatch.fnmatchcase (which imports re) on the hit."""
+    import fnmatch
+
+    from credhelper.protocols import hostglob
+
+    assert hostglob.matches(name, pattern) == fnmatch.fnmatchcase(name, pattern)
+
+
+def test_google_host_patterns_match_as_before():
+    import fnmatch
+
+    from credhelper.protocols import docker, hostglob
+
+    for host in ("source.developers.google.com", "x.googlesource.com", "googlesource.com", "a.b.sourcemanager.dev",
+                 "gcr.io", "eu.gcr.io", "us-docker.pkg.dev", "pkg.dev", "evil.com", "x.googlesource.com.evil.com",
+                 "source.developers.google.comx", ""):
+        for pattern in (*git.GOOGLE_HOSTS, *docker.GOOGLE_REGISTRIES):
+            assert hostglob.matches(host, pattern) == fnmatch.fnmatchcase(host, pattern), (host, pattern)
+
+
 @pytest.mark.parametrize("argv, stdin", [
     (["git-credential", "--profile", "t", "get"], "protocol=https\nhost=source.developers.google.com\n\n"),
     (["kubectl", "--profile", "t"], ""),

@@ -113,6 +113,58 @@ def test_any_exec_info_parses_or_raises_protocol_error(info):
         pass
 
 
+def requested_api_version_with_json(raw):
+    """requested_api_version as it was with json.loads (before credhelper.jsontext): the reference."""
+    if raw is None or not raw.strip():
+        return kubectl.V1BETA1
+    try:
+        info = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ProtocolError("KUBERNETES_EXEC_INFO is not JSON") from None
+    if not isinstance(info, dict):
+        raise ProtocolError("KUBERNETES_EXEC_INFO is not a JSON object")
+    if info.get("kind", "ExecCredential") != "ExecCredential":
+        raise ProtocolError(f"KUBERNETES_EXEC_INFO kind is {str(info.get('kind'))[:60]!r}, not ExecCredential")
+    version = info.get("apiVersion")
+    if version not in kubectl.API_VERSIONS:
+        shown = str(version)[:80] if version is not None else "missing"
+        raise ProtocolError(f"KUBERNETES_EXEC_INFO apiVersion {shown!r} is not supported")
+    return version
+
+
+def outcome(read, raw):
+    try:
+        return "ok", read(raw)
+    except ProtocolError as exc:
+        return "error", exc.message
+
+
+exec_info_pieces = st.sampled_from(['{', '}', '[', ']', ',', ':', ' ', '"kind"', '"apiVersion"', '"spec"', '{}', 'null',
+                                    '"ExecCredential"', f'"{kubectl.V1}"', f'"{kubectl.V1BETA1}"', '"Pod"', '1', 'NaN',
+                                    '"\\u0045xecCredential"', '\ufeff', '\x00', 'true', '"interactive":false'])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.lists(exec_info_pieces, max_size=14).map("".join), st.text(max_size=60),
+                 st.dictionaries(st.sampled_from(["kind", "apiVersion", "spec"]),
+                                 st.one_of(st.none(), st.integers(), st.text(max_size=20), st.sampled_from(
+                                     ["ExecCredential", *kubectl.API_VERSIONS]))).map(json.dumps)))
+def test_exec_info_is_read_as_json_loads_read_it(raw):
+    """The same version, or the same ProtocolError, as with json.loads, for any KUBERNETES_EXEC_INFO."""
+    assert outcome(lambda r: kubectl.requested_api_version({"KUBERNETES_EXEC_INFO": r}), raw) == \
+        outcome(requested_api_version_with_json, raw)
+
+
+def test_the_exec_credential_is_what_json_dumps_writes():
+    from credhelper.token import Token
+
+    token = Token("access_token", "ya29.a-b_c", 1_900_000_000.0)
+    for version in kubectl.API_VERSIONS:
+        assert kubectl.format_exec_credential(token, version) == json.dumps(
+            {"kind": "ExecCredential", "apiVersion": version, "spec": {},
+             "status": {"token": token.value, "expirationTimestamp": token.expiry_rfc3339()}})
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(max_size=200))
 def test_plugin_in_process_never_prints_a_partial_credential(tmp_path_factory, capsys, info):

@@ -22,13 +22,12 @@ Profile: $CREDHELPER_PROFILE (or --profile, when run as `credhelper docker-crede
 then default.
 """
 
-import fnmatch
-import json
 import os
 import sys
 
-from credhelper import __version__
+from credhelper import __version__, jsontext
 from credhelper.errors import CredhelperError, ProtocolError, UsageError
+from credhelper.protocols import hostglob
 
 OPERATIONS = ("get", "store", "erase", "list", "version")
 USERNAME = "oauth2accesstoken"
@@ -118,13 +117,13 @@ def mapped_profile(docker_map, host):
 
 def is_google_registry(host):
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    return any(fnmatch.fnmatchcase(name, g) for g in GOOGLE_REGISTRIES)
+    return any(hostglob.matches(name, g) for g in GOOGLE_REGISTRIES)
 
 
 def parse_store(data):
     """store's JSON: an object with string ServerURL, Username, Secret; ProtocolError otherwise."""
     try:
-        obj = json.loads(_text(data))
+        obj = jsontext.loads(_text(data))
     except (ValueError, RecursionError):
         raise ProtocolError("store expects a JSON object on stdin") from None
     if not isinstance(obj, dict) or not all(isinstance(obj.get(k), str) for k in ("ServerURL", "Username", "Secret")):
@@ -149,7 +148,7 @@ def answer(args, data, env=os.environ):
         return ""
     config = selection.load(args, env)
     if operation == "list":
-        return json.dumps({_key_host(k): USERNAME for k in config.docker}) + "\n"
+        return jsontext.dumps({_key_host(k): USERNAME for k in config.docker}) + "\n"
     server_url = _text(data).strip()
     host = registry_host(server_url)
     mapped = mapped_profile(config.docker, host)
@@ -162,7 +161,7 @@ def answer(args, data, env=os.environ):
         selection.forget(config, profile, ACCESS_TOKEN)
         return ""
     token = broker.get_token(profile, ACCESS_TOKEN, cache=selection.token_cache(config), warn=_stderr_warn)
-    return json.dumps({"ServerURL": server_url, "Username": USERNAME, "Secret": token.value}) + "\n"
+    return jsontext.dumps({"ServerURL": server_url, "Username": USERNAME, "Secret": token.value}) + "\n"
 
 
 def _stderr_warn(message):
@@ -214,6 +213,8 @@ def configure(args, env=os.environ):
         raise UsageError("--registries: no registry given", hint="e.g. --registries us-docker.pkg.dev")
     config = selection.load(args, env)
     path = docker_config_path(env)
+    import json  # configure only: the docker config is written indented, as docker writes it
+
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)

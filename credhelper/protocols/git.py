@@ -35,11 +35,11 @@ file order. Example:
     *.googlesource.com = reader
 """
 
-import fnmatch
 import os
 import sys
 
 from credhelper.errors import CredhelperError, ProtocolError, UsageError
+from credhelper.protocols import hostglob
 
 OPERATIONS = ("get", "store", "erase")
 MAX_INPUT_BYTES = 1 << 20
@@ -151,7 +151,7 @@ def match(patterns, protocol, host, path=None):
             continue
         if p_port and p_port != port:
             continue
-        if not fnmatch.fnmatchcase(name, p_host) or (p_host.startswith("*.") and name == p_host[2:]):
+        if not hostglob.matches(name, p_host) or (p_host.startswith("*.") and name == p_host[2:]):
             continue
         if not _path_matches(p_path, segments):
             continue
@@ -165,7 +165,7 @@ def is_google_host(host):
     from credhelper.protocols import selection
 
     parts = selection.split_host(host)
-    return parts is not None and any(fnmatch.fnmatchcase(parts[0], g) for g in GOOGLE_HOSTS)
+    return parts is not None and any(hostglob.matches(parts[0], g) for g in GOOGLE_HOSTS)
 
 
 def is_loopback(host):

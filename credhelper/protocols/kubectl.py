@@ -15,10 +15,10 @@ KUBERNETES_EXEC_INFO, 1 for denied or upstream failures, 3 for a profile file er
 Profile: --profile, then $CREDHELPER_PROFILE, then default (no host mapping applies).
 """
 
-import json
 import os
 import sys
 
+from credhelper import jsontext
 from credhelper.errors import CredhelperError, ProtocolError, UsageError
 
 V1 = "client.authentication.k8s.io/v1"
@@ -35,7 +35,7 @@ def requested_api_version(env=os.environ):
     if len(raw) > MAX_EXEC_INFO_CHARS:
         raise ProtocolError(f"KUBERNETES_EXEC_INFO is larger than {MAX_EXEC_INFO_CHARS} characters")
     try:
-        info = json.loads(raw)
+        info = jsontext.loads(raw)
     except (ValueError, RecursionError):
         raise ProtocolError("KUBERNETES_EXEC_INFO is not JSON",
                             hint="kubectl sets it; unset it to get a v1beta1 ExecCredential") from None
@@ -52,7 +52,7 @@ def requested_api_version(env=os.environ):
 
 
 def format_exec_credential(token, api_version):
-    return json.dumps({"kind": "ExecCredential", "apiVersion": api_version, "spec": {},
+    return jsontext.dumps({"kind": "ExecCredential", "apiVersion": api_version, "spec": {},
                        "status": {"token": token.value, "expirationTimestamp": token.expiry_rfc3339()}})
 
 
@@ -146,13 +146,13 @@ def absolute_exec_command(path, command):
             text = f.read()
     except OSError:
         return
-    spellings = {relative, json.dumps(relative), f"'{relative}'"}
+    spellings = {relative, jsontext.dumps(relative), f"'{relative}'"}
     lines = text.splitlines(keepends=True)
     changed = False
     for i, line in enumerate(lines):
         key, sep, value = line.rstrip("\r\n").partition("command: ")
         if sep and not key.strip("- ") and value in spellings:
-            lines[i] = f"{key}command: {json.dumps(command)}\n"
+            lines[i] = f"{key}command: {jsontext.dumps(command)}\n"
             changed = True
     if changed:
         from credhelper.protocols import selection
