@@ -16,7 +16,6 @@ delete, or read from a backend other than Secret Service. Nor does a hit import 
 index and a token's JSON are read by credhelper.jsontext (json's own C scanner).
 """
 
-import contextlib
 import os
 import sys
 import time
@@ -125,6 +124,19 @@ def boundary_identity(profile):
         return sha256_hex(read_trusted_file(os.path.expanduser(value), "access boundary file"))
     except ProfileError:
         return None  # minting reports the unusable file
+
+
+def _contextmanager(generator_function):
+    """contextlib.contextmanager, imported when first used: contextlib and functools are about 1 ms
+    of a hit (-X importtime), which neither locks nor writes the index."""
+    def make(*args, **kwargs):
+        import contextlib
+
+        return contextlib.contextmanager(generator_function)(*args, **kwargs)
+
+    make.__name__, make.__qualname__ = generator_function.__name__, generator_function.__qualname__
+    make.__doc__ = generator_function.__doc__
+    return make
 
 
 # -- runtime directory ---------------------------------------------------------------------------
@@ -361,7 +373,7 @@ class TokenCache:
 
     # locking
 
-    @contextlib.contextmanager
+    @_contextmanager
     def lock(self, key, timeout_secs=None):
         """Hold the cross-process lock for key (see credhelper.locks; released if the holder dies).
 
@@ -436,7 +448,7 @@ class TokenCache:
             return {}
         return data["entries"]
 
-    @contextlib.contextmanager
+    @_contextmanager
     def _index_update(self):
         """Read-modify-write the index under its own lock; a corrupt index starts over empty."""
         from credhelper.locks import release, try_acquire
@@ -513,7 +525,7 @@ class NullCache:
     def entries(self):
         return []
 
-    @contextlib.contextmanager
+    @_contextmanager
     def lock(self, key, timeout_secs=None):
         yield
 

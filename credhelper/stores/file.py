@@ -5,7 +5,6 @@ place; read only when not a symlink and a regular private file of ours (issue 12
 is a miss.
 """
 
-import contextlib
 import os
 
 from credhelper.stores import STORE_FILE as NAME
@@ -35,8 +34,10 @@ class Store:
         return {"store": NAME, "backend": self.label}
 
     def delete(self, key):
-        with contextlib.suppress(FileNotFoundError):
+        try:  # not contextlib.suppress: contextlib is about 1 ms of a hit, and the hit reaches this module
             os.unlink(self.path(key))
+        except FileNotFoundError:
+            pass
 
 
 def read_owned(path, max_bytes):
