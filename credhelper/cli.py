@@ -226,7 +226,10 @@ def _ignore_google_warnings():
     in the filters before anything imports google (so no warning registry predates it)."""
     import warnings
 
-    warnings.filters.insert(0, ("ignore", None, Warning, _GoogleModules, 0))
+    entry = ("ignore", None, Warning, _GoogleModules, 0)
+    if entry in warnings.filters:  # once, as filterwarnings does: main() runs many times in one test process
+        warnings.filters.remove(entry)
+    warnings.filters.insert(0, entry)
 
 
 def _printable_stdio():
