@@ -252,10 +252,15 @@ host_glob_chars = st.sampled_from(list("ab.-*?[]!"))
 def test_host_patterns_match_as_fnmatchcase_does(name, pattern):
     """protocols.hostglob.matches stands in for fnmatch.fnmatchcase (which imports re) on the hit."""
     import fnmatch
+    import re
 
     from credhelper.protocols import hostglob
 
-    assert hostglob.matches(name, pattern) == fnmatch.fnmatchcase(name, pattern)
+    try:
+        expected = fnmatch.fnmatchcase(name, pattern)
+    except re.error:  # Python 3.9's fnmatch cannot compile some sets ('[?-.]'): such a pattern matches no host
+        expected = False
+    assert hostglob.matches(name, pattern) == expected
 
 
 def test_google_host_patterns_match_as_before():

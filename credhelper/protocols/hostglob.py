@@ -12,8 +12,12 @@ def matches(name, pattern):
     """fnmatch.fnmatchcase(name, pattern): `*` any run of characters, `?` any one, case-sensitive, whole name."""
     if "[" in pattern:
         import fnmatch
+        import re
 
-        return fnmatch.fnmatchcase(name, pattern)
+        try:
+            return fnmatch.fnmatchcase(name, pattern)
+        except re.error:  # a set Python's fnmatch cannot compile (3.9: '[?-.]', a reversed range): no host
+            return False
     n = p = 0
     star, resume = -1, 0  # the last `*` seen, and where in name its match ends so far
     while n < len(name):
