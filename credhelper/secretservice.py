@@ -52,12 +52,35 @@ class Unavailable(Exception):
     """The fast path cannot answer; ask keyring instead. The message names the reason only."""
 
 
+class ErrorReply(Unavailable):
+    """A call answered with a D-Bus error: name is the error's name."""
+
+    def __init__(self, name):
+        super().__init__(f"D-Bus error {name}")
+        self.name = name
+
+
+UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"
+
+
 def read_secret(attributes, collection=None, *, timeout_secs=DEFAULT_TIMEOUT_SECS):
     """The secret (str) of the first item matching attributes in the collection, or None if there is none.
 
     collection: the D-Bus object path keyring writes to (its preferred_collection), default: the
     "default" alias. Raises Unavailable if the answer cannot be trusted to match keyring's.
+
+    gnome-keyring 42.1 answers UnknownMethod to about one read in 3,000 (calls overlapping or not):
+    such a read is made once more, on a new connection, before the caller falls back to keyring.
     """
+    try:
+        return _read_secret(attributes, collection, timeout_secs)
+    except ErrorReply as exc:
+        if exc.name != UNKNOWN_METHOD:
+            raise
+        return _read_secret(attributes, collection, timeout_secs)
+
+
+def _read_secret(attributes, collection, timeout_secs):
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     if not address:
         raise Unavailable("no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set)")
@@ -184,7 +207,7 @@ class Bus:
                 self._replies[answered] = kind, headers, body, endian
         kind, headers, body, endian = self._replies.pop(serial)
         if kind == _ERROR:
-            raise Unavailable(f"D-Bus error {headers.get(_ERROR_NAME, '?')}")
+            raise ErrorReply(headers.get(_ERROR_NAME, "?"))
         values, pos = [], 0
         for sig in split_signature(headers.get(_SIGNATURE, "")):
             value, pos = unmarshal(body, pos, sig, endian)

@@ -123,6 +123,16 @@ def test_replies_are_matched_to_their_calls_whatever_order_they_are_asked_for_in
         _forget(kr, SERVICE, username)
 
 
+def test_an_error_reply_names_its_error_and_a_read_that_keeps_failing_is_unavailable():
+    """read_secret makes an UnknownMethod read once more (gnome-keyring's rare answer), then gives up."""
+    _keyring_backend()
+    missing = "/org/freedesktop/secrets/collection/no_such_collection"
+    with pytest.raises(secretservice.ErrorReply) as caught:
+        secretservice.read_secret({"service": SERVICE, "username": "x"}, missing, timeout_secs=10)
+    assert isinstance(caught.value, secretservice.Unavailable) and caught.value.name.startswith("org.freedesktop.")
+    assert str(caught.value) == f"D-Bus error {caught.value.name}"
+
+
 def test_no_session_bus_is_unavailable(monkeypatch):
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
     with pytest.raises(secretservice.Unavailable):
