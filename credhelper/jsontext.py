@@ -62,6 +62,28 @@ def loads(text):
     return value
 
 
+def value_at(text, index):
+    """json.JSONDecoder().raw_decode(text, index)[0]: the one JSON value that starts at text[index] (no
+    whitespace skipped), whatever follows it; ValueError (or RecursionError) when none does."""
+    global _scan
+    if _make_scanner is None:
+        import json
+
+        return json.JSONDecoder().raw_decode(text, index)[0]
+    if _scan is None:
+        _scan = _make_scanner(_Decoder())
+    try:
+        return _scan(text, index)[0]
+    except StopIteration as exc:
+        raise ValueError(f"Expecting value: char {exc.value}") from None
+    except RecursionError:
+        raise
+    except Exception:  # malformed: json says what is wrong (see loads)
+        import json
+
+        return json.JSONDecoder().raw_decode(text, index)[0]
+
+
 def dumps(value):
     """json.dumps(value) (default settings) for dicts with str keys, lists, tuples, str, int, float, bool, None."""
     if _quoted is None:

@@ -1122,3 +1122,41 @@ def test_cache_clear_of_an_unknown_profile_is_an_error_with_a_suggestion(tmp_pat
     assert run_cli(["cache", "clear", "--profile", "deploy"], env).returncode == 0  # known, even with nothing cached
     listed = run_cli(["cache", "list"], env)
     assert listed.returncode == 0 and "no cached tokens (new tokens go to: file)" in listed.stderr
+
+
+hex_keys = st.text("0123456789abcdef", min_size=1, max_size=64)
+meta_text = st.text(st.sampled_from(list('ab0f"\\: {},\n') + ['\u2028', 'é']), max_size=12)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(hex_keys, st.fixed_dictionaries({"profile": meta_text, "audience": meta_text,
+                                                        "expiry": st.floats(0, 2e9), "store": st.just("file")}),
+                       max_size=6), hex_keys, st.data())
+def test_a_hit_reads_its_index_entry_as_the_whole_index_gives_it(tmp_path_factory, entries, other, data):
+    """TokenCache._index_entry (a hit: only the key's entry is parsed) against the whole parse, on indexes
+    the writer wrote, whose other entries quote keys, quotes and separators in their values."""
+    runtime = str(tmp_path_factory.mktemp("runtime"))
+    cache = TokenCache(backend="file", runtime_dir=runtime)
+    for key, entry in entries.items():  # values that quote another key as the index writes it
+        if entries and data.draw(st.booleans()):
+            entry["audience"] += f'"{data.draw(st.sampled_from(sorted(entries)))}": {{'
+    with cache._index_update() as index:
+        index.update(entries)
+    for key in [*entries, other]:
+        assert cache._index_entry(key) == cache._index_entries().get(key), key
+
+
+def test_a_hit_on_an_index_written_otherwise_reads_it_whole(tmp_path):
+    """An index not ending as the writer ends it (hand-edited, compact, another version) is parsed whole."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    cache = TokenCache(backend="file", runtime_dir=str(runtime))
+    key = "ab" * 32
+    for text in (json.dumps({"version": 1, "entries": {key: {"store": "file", "expiry": 5}}}),
+                 json.dumps({"entries": {key: {"store": "file"}, key: {"store": "file", "expiry": 7}}, "version": 1},
+                            indent=1),
+                 '{\n "entries": {\n  "%s": {"expiry": 1}, "%s": {"expiry": 2}\n },\n "version": 1\n}' % (key, key),
+                 json.dumps({"version": 2, "entries": {key: {"store": "file"}}}, indent=1, sort_keys=True)):
+        (runtime / "index.json").write_text(text)
+        (runtime / "index.json").chmod(0o600)
+        assert cache._index_entry(key) == cache._index_entries().get(key), text

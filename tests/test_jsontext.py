@@ -60,6 +60,15 @@ def test_loads_accepts_and_refuses_what_json_loads_does(text):
     assert outcome(jsontext.loads, text) == outcome(json.loads, text)
 
 
+@settings(max_examples=1000)
+@given(st.lists(pieces, max_size=12).map("".join) | st.text(max_size=30), st.integers(0, 12))
+def test_value_at_reads_what_raw_decode_reads(text, index):
+    """jsontext.value_at (a cache hit's index entry) stands in for json.JSONDecoder().raw_decode(text, index)."""
+    index = min(index, len(text))
+    assert outcome(lambda t: jsontext.value_at(t, index), text) == \
+        outcome(lambda t: json.JSONDecoder().raw_decode(t, index)[0], text)
+
+
 def test_loads_agrees_on_deep_nesting_and_edges():
     for text in ("[" * 100000 + "]" * 100000, " 1 ", "1 x", "", " ", '"\\ud800"', "\ufeff{}", "[1,]", '{"a":1,}',
                  '{"a" 1}', "01", "-", "1.", "[NaN, Infinity, -Infinity]", '"\x1f"', "1e400", "9" * 5000):
