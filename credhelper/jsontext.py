@@ -35,7 +35,6 @@ _scan = None
 
 def loads(text):
     """json.loads(text) for a str: the value, or ValueError (json.JSONDecodeError is one) or RecursionError."""
-    global _scan
     if _make_scanner is None:
         import json
 
@@ -44,19 +43,13 @@ def loads(text):
         raise TypeError("JSON text must be a str")
     if text.startswith("\ufeff"):
         raise ValueError("Unexpected UTF-8 BOM (decode using utf-8-sig)")
-    if _scan is None:
-        _scan = _make_scanner(_Decoder())
     start = len(text) - len(text.lstrip(_WHITESPACE))
-    try:
-        value, end = _scan(text, start)
-    except StopIteration as exc:
-        raise ValueError(f"Expecting value: char {exc.value}") from None
-    except RecursionError:
-        raise
-    except Exception:  # malformed: the scanner raises json.decoder's error, and fails oddly (SystemError) when
-        import json  # json.decoder is not imported yet (3.11 looks it up in sys.modules); json says what is wrong
+    scanned = _scan_at(text, start)
+    if scanned is None:  # malformed: json says what is wrong
+        import json
 
         return json.loads(text)
+    value, end = scanned
     if end != len(text) and text[end:].strip(_WHITESPACE):
         raise ValueError(f"Extra data: char {end}")
     return value
@@ -65,23 +58,29 @@ def loads(text):
 def value_at(text, index):
     """json.JSONDecoder().raw_decode(text, index)[0]: the one JSON value that starts at text[index] (no
     whitespace skipped), whatever follows it; ValueError (or RecursionError) when none does."""
-    global _scan
-    if _make_scanner is None:
+    scanned = None if _make_scanner is None else _scan_at(text, index)
+    if scanned is None:  # no C scanner, or malformed: json says what is wrong
         import json
 
         return json.JSONDecoder().raw_decode(text, index)[0]
+    return scanned[0]
+
+
+def _scan_at(text, index):
+    """(value, end) of the JSON value at text[index] by json's C scanner; ValueError when there is none;
+    None when the text is malformed in a way the scanner reports through json.decoder (which it looks up
+    in sys.modules, failing oddly, SystemError on 3.11, when json is not imported): json then decides."""
+    global _scan
     if _scan is None:
         _scan = _make_scanner(_Decoder())
     try:
-        return _scan(text, index)[0]
+        return _scan(text, index)
     except StopIteration as exc:
         raise ValueError(f"Expecting value: char {exc.value}") from None
     except RecursionError:
         raise
-    except Exception:  # malformed: json says what is wrong (see loads)
-        import json
-
-        return json.JSONDecoder().raw_decode(text, index)[0]
+    except Exception:
+        return None
 
 
 def dumps(value):
