@@ -146,7 +146,7 @@ def others_can_write(st):
     owners = _owners(root=True)
     if not owners:
         return False
-    return st.st_uid not in owners or bool(st.st_mode & 0o022 & ~_private_group_bits(st, 0o022))
+    return st.st_uid not in owners or bool(_foreign_write_bits(st))
 
 
 def file_problem(st, path, forbidden=0o022):
@@ -161,7 +161,7 @@ def file_problem(st, path, forbidden=0o022):
         return UnsafePathError(path, f"is owned by another user (uid {st.st_uid}); another user's file "
                                      "could send your credentials anywhere",
                                hint=f"use a copy you own: cp {path} ~/ && chmod 600 ~/{os.path.basename(path)}")
-    if owners and st.st_mode & forbidden & ~_private_group_bits(st, forbidden):
+    if owners and _foreign_write_bits(st, forbidden):
         who = "group or others" if forbidden & 0o070 else "others"
         return UnsafePathError(path, f"is {'readable or writable' if forbidden & 0o044 else 'writable'} by {who} "
                                      f"(mode {stat.S_IMODE(st.st_mode):04o})", hint=f"chmod 600 {path}")
@@ -198,6 +198,11 @@ def _read_checked(fd, path, max_bytes, forbidden, owners):
 
 
 _private_groups = {}  # gid -> whether the user is its only member (read once per process)
+
+
+def _foreign_write_bits(st, forbidden=0o022):
+    """The bits of `forbidden` st's mode has, but for the group-write bit of the user's private group."""
+    return st.st_mode & forbidden & ~_private_group_bits(st, forbidden)
 
 
 def _private_group_bits(st, forbidden):
@@ -323,7 +328,7 @@ def _check_dir(fd, path):
     if st.st_uid not in owners:
         raise UnsafePathError(path, f"is a directory owned by another user (uid {st.st_uid}), who could "
                                     "replace what credhelper keeps in it", hint="use a directory of your own")
-    if st.st_mode & 0o022 & ~_private_group_bits(st, 0o022) and not st.st_mode & stat.S_ISVTX:
+    if _foreign_write_bits(st) and not st.st_mode & stat.S_ISVTX:
         raise UnsafePathError(path, f"is a directory writable by {'others' if st.st_mode & 0o002 else 'its group'} "
                                     f"(mode {stat.S_IMODE(st.st_mode):04o}) and not sticky, so they could "
                                     "replace what credhelper keeps in it", hint=f"chmod go-w {path}")
